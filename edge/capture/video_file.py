@@ -1,0 +1,123 @@
+"""Video files through OpenCV (imported when a file is opened), as RGB with timestamps.
+
+Timestamps come from the container (``CAP_PROP_POS_MSEC``) when it gives increasing
+ones, else from the frame index and the frame rate. A file that stops decoding before
+the frame count its header promised is reported as truncated (a warning, and
+`VideoFileSource.truncated`); a file with no decodable frame is an `InputError`.
+The decoder's own messages about broken data (FFmpeg and OpenCV write them straight
+to file descriptor 2) are silenced while the file is opened and read, since the
+source reports those problems itself in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.capture.base import SourceBase, native_stderr_silenced
+from edge.errors import CaptureError, InputError
+from edge.validate import valid_fs
+
+__all__ = ["VideoFileSource", "import_cv2"]
+
+log = logging.getLogger(__name__)
+
+MIN_FPS, MAX_FPS = 1.0, 1000.0
+
+
+def import_cv2() -> Any:
+    """Import OpenCV or raise `CaptureError` with an install hint."""
+    try:
+        import cv2
+    except ImportError as exc:  # pragma: no cover - a hard dependency
+        raise CaptureError(
+            "video input needs OpenCV; pip install 'opencv-python-headless>=4.9,<5'"
+        ) from exc
+    return cv2
+
+
+class VideoFileSource(SourceBase):
+    """Frames of a video file as ``(frame_rgb, timestamp_s)``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A video file OpenCV can decode (AVI, MP4, MKV, ...).
+    fps : float, optional
+        Override the container's frame rate; timestamps become ``index / fps``.
+
+    Raises
+    ------
+    InputError
+        Missing, empty or undecodable file, or no usable frame rate.
+    """
+
+    def __init__(self, path: str | Path, *, fps: float | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"video file not found: {self.path}")
+        if self.path.stat().st_size == 0:
+            raise InputError(f"video file is empty (0 bytes): {self.path}")
+        cv2 = import_cv2()
+        self._cv2 = cv2
+        with native_stderr_silenced():
+            self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            raise InputError(f"not a video OpenCV can decode: {self.path}")
+        self._fps_override = None if fps is None else valid_fs(fps, name="fps")
+        container_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = self._fps_override or container_fps
+        if not (math.isfinite(self.fps) and MIN_FPS <= self.fps <= MAX_FPS):
+            self.close()
+            raise InputError(
+                f"{self.path} reports {container_fps:g} frames/s; pass the real rate with --fps"
+            )
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = count if count > 0 else None
+        self.frames_read = 0
+        self.truncated = False
+        self._used = False
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
+        if self._used:
+            raise InputError("a VideoFileSource can be iterated once; open the file again")
+        self._used = True
+        cv2, cap = self._cv2, self._cap
+        last_t = -math.inf
+        use_container_time = self._fps_override is None
+        while True:
+            with native_stderr_silenced():
+                ok, bgr = cap.read()
+            if not ok:
+                break
+            t = self.frames_read / self.fps
+            if use_container_time:
+                t_container = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                if self.frames_read > 0 and not t_container > last_t:
+                    use_container_time = False  # container times unusable: index / fps
+                else:
+                    t = t_container
+            last_t = t
+            self.frames_read += 1
+            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.frames_read == 0:
+            self.close()
+            raise InputError(f"no decodable frame in {self.path} (corrupt or truncated file?)")
+        if self.frame_count is not None and self.frames_read < 0.98 * self.frame_count - 1:
+            self.truncated = True
+            log.warning("%s ended after %d of the %d frames its header lists (truncated?)",
+                        self.path, self.frames_read, self.frame_count)
+
+    def close(self) -> None:
+        """Release the decoder."""
+        if getattr(self, "_cap", None) is not None:
+            self._cap.release()
+            self._cap = None

@@ -1,0 +1,192 @@
+"""Pipeline configuration: frozen, keyword-only dataclasses with checked fields.
+
+Variants come from `dataclasses.replace`; files are TOML (`PipelineConfig.from_toml`),
+with one table per section (``[roi]``, ``[rppg]``) and unknown keys rejected with a
+suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ConfigError
+
+__all__ = ["METHOD_NAMES", "ROI_MODES", "PipelineConfig", "RoiConfig", "RppgConfig"]
+
+METHOD_NAMES = ("pos", "chrom", "green", "lgi", "pbv", "omit")
+ROI_MODES = ("face", "full", "fixed")
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a number in [{low}, {high}]; got {value!r}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        hint = difflib.get_close_matches(str(value), choices, n=1)
+        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}{extra}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RoiConfig:
+    """Where the skin signal comes from.
+
+    Attributes
+    ----------
+    mode : str
+        ``face`` (Haar face detection + forehead/cheek ROIs), ``full`` (the whole frame
+        is skin, for pre-cropped skin videos) or ``fixed`` (`fixed_box` is the face box).
+    fixed_box : tuple of int or None
+        ``(x, y, width, height)`` in pixels, required by ``fixed``.
+    detect_every_n_frames : int
+        Face detection period while a face is tracked; detection also runs on loss.
+    detect_width_px : int
+        Width the frame is downscaled to before face detection.
+    box_smoothing : float
+        Weight of a new detection in the smoothed box (1 = no smoothing).
+    skin_mask : bool
+        Keep only YCrCb skin-coloured pixels in face mode (``full`` mode never masks).
+    """
+
+    mode: str = "face"
+    fixed_box: tuple[int, int, int, int] | None = None
+    detect_every_n_frames: int = 15
+    detect_width_px: int = 160
+    box_smoothing: float = 0.3
+    skin_mask: bool = True
+
+    def __post_init__(self) -> None:
+        _check_choice("roi.mode", self.mode, ROI_MODES)
+        _check_range("roi.detect_every_n_frames", self.detect_every_n_frames, 1, 10_000)
+        _check_range("roi.detect_width_px", self.detect_width_px, 64, 4096)
+        _check_range("roi.box_smoothing", self.box_smoothing, 0.01, 1.0)
+        if self.mode == "fixed":
+            box = self.fixed_box
+            if box is None or len(box) != 4 or min(box[2:]) <= 0 or min(box[:2]) < 0:
+                raise ConfigError(
+                    f"roi.fixed_box must be (x, y, width, height) >= 0 with a positive size "
+                    f"when roi.mode is 'fixed'; got {box!r}"
+                )
+            object.__setattr__(self, "fixed_box", tuple(int(v) for v in box))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RppgConfig:
+    """Pulse extraction and heart-rate estimation.
+
+    Attributes
+    ----------
+    method : str
+        Projection method: ``pos``, ``chrom``, ``green``, ``lgi``, ``pbv`` or ``omit``.
+    sample_rate_hz : float
+        Uniform rate the timestamped ROI means are resampled to.
+    projection_window_s : float
+        Window of the projection methods (1.6 s in POS and CHROM).
+    hr_window_s : float
+        Length of the spectral analysis window for heart rate.
+    min_window_s : float
+        Shortest window that gives a first (provisional) heart rate.
+    output_interval_s : float
+        Time between readings.
+    band_bpm : tuple of float
+        Heart-rate search band, in beats per minute.
+    min_snr_db : float
+        Below this spectral SNR the heart rate is withheld (status ``low_quality``).
+    max_gap_s : float
+        A larger gap between timestamps resets the window (status ``resync``).
+    """
+
+    method: str = "pos"
+    sample_rate_hz: float = 30.0
+    projection_window_s: float = 1.6
+    hr_window_s: float = 10.0
+    min_window_s: float = 6.0
+    output_interval_s: float = 1.0
+    band_bpm: tuple[float, float] = (42.0, 210.0)
+    min_snr_db: float = -4.0
+    max_gap_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_choice("rppg.method", self.method, METHOD_NAMES)
+        _check_range("rppg.sample_rate_hz", self.sample_rate_hz, 8.0, 240.0)
+        _check_range("rppg.projection_window_s", self.projection_window_s, 0.5, 5.0)
+        _check_range("rppg.hr_window_s", self.hr_window_s, 4.0, 120.0)
+        _check_range("rppg.min_window_s", self.min_window_s, 3.0, self.hr_window_s)
+        _check_range("rppg.output_interval_s", self.output_interval_s, 0.05, 60.0)
+        _check_range("rppg.min_snr_db", self.min_snr_db, -30.0, 30.0)
+        _check_range("rppg.max_gap_s", self.max_gap_s, 0.1, 60.0)
+        low, high = self.band_bpm
+        nyquist_bpm = 30.0 * self.sample_rate_hz
+        if not 20.0 <= low < high <= min(300.0, nyquist_bpm):
+            raise ConfigError(
+                f"rppg.band_bpm must satisfy 20 <= low < high <= {min(300.0, nyquist_bpm):g}; "
+                f"got {self.band_bpm!r}"
+            )
+        object.__setattr__(self, "band_bpm", (float(low), float(high)))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PipelineConfig:
+    """Everything `edge.Pipeline` needs; sections are `roi` and `rppg`."""
+
+    roi: RoiConfig = field(default_factory=RoiConfig)
+    rppg: RppgConfig = field(default_factory=RppgConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
+        """Build from nested dicts (``{"roi": {...}, "rppg": {...}}``); unknown keys raise."""
+        return _from_dict(cls, data, prefix="")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> PipelineConfig:
+        """Read a TOML file with ``[roi]`` and ``[rppg]`` tables."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict, the inverse of `from_dict`."""
+        return _to_dict(self)
+
+    def with_changes(self, **sections: dict[str, Any]) -> PipelineConfig:
+        """Copy with fields of some sections changed: ``with_changes(roi={"mode": "full"})``."""
+        changed = {name: replace(getattr(self, name), **vals) for name, vals in sections.items()}
+        return replace(self, **changed)
+
+
+def _from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'} must be a table; got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            hint = difflib.get_close_matches(key, list(known), n=1)
+            extra = f"; did you mean '{prefix}{hint[0]}'?" if hint else ""
+            raise ConfigError(f"unknown config key '{prefix}{key}'{extra}")
+        default = getattr(cls(), key)
+        if is_dataclass(default):
+            kwargs[key] = _from_dict(type(default), value, prefix=f"{prefix}{key}.")
+        elif isinstance(value, list):
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        out[f.name] = _to_dict(value) if is_dataclass(value) else value
+    return out

@@ -1,0 +1,232 @@
+"""The streaming pipeline: ``reading = pipe.push(frame_rgb, timestamp_s)``.
+
+One synchronous step per frame, no threads and no clock of its own, so that tests and
+`firmware_sim` can drive it frame by frame and time every stage:
+
+    frame -> face box (RoiTracker) -> skin mean RGB (RoiSampler, numba)
+          -> uniform trace (Resampler) -> pulse (PulseStream: POS, CHROM, ...)
+          -> every output interval: heart rate from the spectrum + SNR quality
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from edge.buffer import Resampler
+from edge.config import PipelineConfig
+from edge.errors import ConfigError
+from edge.rates import SpectralPeak, power_spectrum, quality_from_snr, spectral_peak
+from edge.roi import RoiSampler, RoiTracker
+from edge.rppg import PulseStream
+from edge.types import Box, Reading, Status
+from edge.validate import valid_frame, valid_timestamp
+
+__all__ = ["STAGES", "Pipeline"]
+
+log = logging.getLogger(__name__)
+
+STAGES = ("validate", "track", "roi", "trace", "estimate")
+"""Names of the per-frame stages timed in `Pipeline.stage_s`, in order."""
+
+NO_FACE_AFTER_S = 0.5
+"""A reading says ``no_face`` when the last skin sample is older than this."""
+PRIOR_SD_BPM = 12.0
+"""Spread of the soft tracking window around the previous heart rate, per second of age."""
+PRIOR_MAX_AGE_S = 5.0
+RELOCK_TICKS = 3
+
+
+class Pipeline:
+    """Streaming vital-signs estimator for RGB frames with timestamps.
+
+    Parameters
+    ----------
+    config : PipelineConfig, optional
+        Defaults to ``PipelineConfig()`` (face mode, POS, 10 s window, 1 s interval).
+
+    Examples
+    --------
+    >>> with edge.Pipeline() as pipe:                           # doctest: +SKIP
+    ...     for frame, t in source:
+    ...         reading = pipe.push(frame, t)
+    ...         if reading is not None:
+    ...             print(reading.heart_rate_bpm, reading.status)
+    """
+
+    def __init__(self, config: PipelineConfig | None = None):
+        config = PipelineConfig() if config is None else config
+        if not isinstance(config, PipelineConfig):
+            raise ConfigError(f"config must be a PipelineConfig; got {type(config).__name__}")
+        self.config = config
+        rppg = config.rppg
+        self.fs = rppg.sample_rate_hz
+        self.tracker = RoiTracker(config.roi)
+        self.sampler = RoiSampler(config.roi)
+        self.stream = PulseStream(rppg.method, fs=self.fs, window_s=rppg.projection_window_s,
+                                  keep_s=rppg.hr_window_s + 2 * rppg.projection_window_s)
+        self.resampler = Resampler(fs=self.fs, emit=self.stream.push)
+        self.stage_s = np.zeros(len(STAGES))
+        """Seconds spent in each of `STAGES` during the last `push`."""
+        self._closed = False
+        self.reset()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def reset(self) -> None:
+        """Clear buffers, the face and the rate history; the next frame starts afresh."""
+        self.tracker.reset()
+        self._restart_signal()
+        self._last_t: float | None = None
+        self._next_output_t: float | None = None
+        self._resync = False
+        self._prev_hr: tuple[float, float] | None = None  # (timestamp_s, bpm)
+        self._disagree = 0
+
+    def _restart_signal(self) -> None:
+        self.resampler.reset()
+        self.stream.reset()
+        self._signal_start_t: float | None = None
+
+    def warmup(self) -> None:
+        """Compile (or load from cache) every numba kernel and load the face detector."""
+        from edge.rppg import METHODS, extract_pulse
+
+        rng = np.random.default_rng(0)
+        rgb = 100.0 + rng.random((64, 3))
+        for name in METHODS:
+            extract_pulse(rgb, fs=30.0, method=name)
+        frame = np.full((64, 64, 3), 128, dtype=np.uint8)
+        RoiSampler(self.config.roi).sample(frame, Box(0, 0, 64, 64))
+        if self.config.roi.mode == "face":
+            self.tracker.detector.detect(frame)
+        from edge.filters import bandpass
+
+        bandpass(rgb[:, 0], fs=30.0, low_hz=0.7, high_hz=3.5)
+
+    def close(self) -> None:
+        """Release resources; further `push` calls raise."""
+        self._closed = True
+
+    def __enter__(self) -> Pipeline:
+        self.warmup()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- the per-frame step ----------------------------------------------------------
+    def push(self, frame: Any, timestamp_s: float) -> Reading | None:
+        """Process one frame; return a `Reading` when one is due, else ``None``.
+
+        Parameters
+        ----------
+        frame : np.ndarray [shape=(H, W, 3), dtype=uint8]
+            RGB frame.
+        timestamp_s : float
+            Capture time in seconds, strictly increasing. Spacing may be irregular;
+            a gap over ``config.rppg.max_gap_s`` restarts the window (status ``resync``).
+        """
+        if self._closed:
+            raise ConfigError("push() on a closed Pipeline")
+        clock = time.perf_counter
+        t_start = clock()
+        frame = valid_frame(frame)
+        t = valid_timestamp(timestamp_s, self._last_t)
+        if self._last_t is not None and t - self._last_t > self.config.rppg.max_gap_s:
+            self._restart_signal()
+            self._resync = True
+        self._last_t = t
+        t1 = clock()
+        box = self.tracker.update(frame)
+        t2 = clock()
+        rgb = None if box is None else self.sampler.sample(frame, box)
+        t3 = clock()
+        if rgb is not None:
+            self._add_sample(t, rgb)
+        t4 = clock()
+        reading = None
+        if self._next_output_t is None:
+            self._next_output_t = t + self.config.rppg.output_interval_s
+        elif t >= self._next_output_t:
+            reading = self._estimate(t, box if rgb is not None else None)
+            interval = self.config.rppg.output_interval_s
+            behind = math.ceil((t - self._next_output_t) / interval)
+            self._next_output_t += interval * max(1, behind)
+        t5 = clock()
+        stage = self.stage_s
+        stage[0], stage[1], stage[2] = t1 - t_start, t2 - t1, t3 - t2
+        stage[3], stage[4] = t4 - t3, t5 - t4
+        if reading is not None:
+            reading = _with_latency(reading, 1000.0 * (t5 - t_start))
+        return reading
+
+    def _add_sample(self, t: float, rgb: np.ndarray) -> None:
+        last = self.resampler.last_timestamp_s
+        if last is not None and t - last > self.config.rppg.max_gap_s:
+            self._restart_signal()  # the face was gone too long to interpolate across
+            self._resync = True
+        if self._signal_start_t is None:
+            self._signal_start_t = t
+        self.resampler.push(t, rgb)
+
+    # -- estimation ------------------------------------------------------------------
+    def _estimate(self, t: float, box: Box | None) -> Reading:
+        rppg = self.config.rppg
+        last_skin_t = self.resampler.last_timestamp_s
+        if box is None or last_skin_t is None or t - last_skin_t > NO_FACE_AFTER_S:
+            return Reading(timestamp_s=t, status=Status.NO_FACE, face_box=box)
+        available_s = self.stream.final_count / self.fs
+        if available_s < rppg.min_window_s:
+            status = Status.RESYNC if self._resync else Status.WARMING_UP
+            return Reading(timestamp_s=t, status=status, face_box=box)
+        self._resync = False
+        pulse = self.stream.final_pulse(round(rppg.hr_window_s * self.fs))
+        freq, power = power_spectrum(pulse, self.fs)
+        band_hz = (rppg.band_bpm[0] / 60.0, rppg.band_bpm[1] / 60.0)
+        prior_hz = prior_sd_hz = None
+        if self._prev_hr is not None and t - self._prev_hr[0] <= PRIOR_MAX_AGE_S:
+            prior_hz = self._prev_hr[1] / 60.0
+            prior_sd_hz = PRIOR_SD_BPM * max(1.0, t - self._prev_hr[0]) / 60.0
+        peak = self._pick_peak(freq, power, band_hz, prior_hz, prior_sd_hz)
+        if peak is None or peak.snr_db < rppg.min_snr_db:
+            return Reading(timestamp_s=t, status=Status.LOW_QUALITY, face_box=box,
+                           quality=0.0)
+        self._prev_hr = (t, peak.rate_per_min)
+        quality = quality_from_snr(peak.snr_db, min_snr_db=rppg.min_snr_db)
+        return Reading(timestamp_s=t, heart_rate_bpm=peak.rate_per_min, quality=quality,
+                       status=Status.OK, face_box=box)
+
+
+    def _pick_peak(self, freq: np.ndarray, power: np.ndarray, band_hz: tuple[float, float],
+                   prior_hz: float | None, prior_sd_hz: float | None) -> SpectralPeak | None:
+        """Follow the previous rate, but re-lock on the global peak when it has been
+        clearly stronger for `RELOCK_TICKS` readings in a row.
+        """
+        best = spectral_peak(freq, power, band_hz)
+        if prior_hz is None or best is None:
+            self._disagree = 0
+            return best
+        tracked = spectral_peak(freq, power, band_hz, prior_hz=prior_hz, prior_sd_hz=prior_sd_hz)
+        if tracked is None:
+            return best
+        far = abs(best.rate_per_min - tracked.rate_per_min) > 6.0
+        if far and best.snr_db > tracked.snr_db + 3.0:
+            self._disagree += 1
+            if self._disagree >= RELOCK_TICKS:
+                self._disagree = 0
+                return best
+        else:
+            self._disagree = 0
+        return tracked
+
+
+def _with_latency(reading: Reading, latency_ms: float) -> Reading:
+    from dataclasses import replace
+
+    return replace(reading, latency_ms=latency_ms)

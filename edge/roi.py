@@ -1,0 +1,181 @@
+"""Where the skin is: face detection and tracking, and the skin sub-ROIs.
+
+Face detection (OpenCV's Haar cascade, shipped in the opencv-python wheels < 5) costs
+tens of milliseconds, so it runs on a downscaled grey image every
+``detect_every_n_frames`` frames, or at once when the face is lost; between detections
+the smoothed box is reused. The forehead and both cheeks are cut from the box with
+fixed proportions and averaged in one numba pass (`edge.kernels._roi_sums`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from edge.config import RoiConfig
+from edge.errors import CaptureError
+from edge.kernels import _roi_sums
+from edge.types import Box
+
+__all__ = ["SUB_ROIS", "FaceDetector", "RoiSampler", "RoiTracker"]
+
+log = logging.getLogger(__name__)
+
+# Sub-ROIs as fractions of the face box: (x0, y0, x1, y1).
+SUB_ROIS = {
+    "forehead": (0.28, 0.07, 0.72, 0.24),
+    "left_cheek": (0.17, 0.52, 0.40, 0.74),
+    "right_cheek": (0.60, 0.52, 0.83, 0.74),
+}
+MIN_USABLE_PIXELS = 25
+
+
+class FaceDetector:
+    """Haar-cascade frontal face detector on a downscaled grey frame."""
+
+    def __init__(self, *, detect_width_px: int = 160):
+        self.detect_width_px = detect_width_px
+        self._cv2: Any = None
+        self._cascade: Any = None
+
+    def _load(self) -> None:
+        try:
+            import cv2
+        except ImportError as exc:  # pragma: no cover - cv2 is a hard dependency
+            raise CaptureError(
+                "face detection needs OpenCV; pip install 'opencv-python-headless>=4.9,<5'"
+            ) from exc
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        cascade = cv2.CascadeClassifier(path)
+        if cascade.empty():
+            raise CaptureError(f"cannot load the Haar face cascade from {path}")
+        self._cv2, self._cascade = cv2, cascade
+
+    def detect(self, frame: np.ndarray) -> Box | None:
+        """Return the largest face in an RGB frame, in frame pixels, or ``None``."""
+        if self._cascade is None:
+            self._load()
+        cv2 = self._cv2
+        height, width = frame.shape[:2]
+        scale = min(1.0, self.detect_width_px / width)
+        small = frame
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        faces = self._cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=4,
+                                               minSize=(24, 24))
+        if len(faces) == 0:
+            return None
+        x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+        return Box(round(x / scale), round(y / scale), round(w / scale), round(h / scale))
+
+
+class RoiTracker:
+    """Face box over time: detect every N frames (or on loss), smooth between."""
+
+    def __init__(self, config: RoiConfig):
+        self.config = config
+        self.detector = FaceDetector(detect_width_px=config.detect_width_px)
+        self._box: np.ndarray | None = None  # x, y, w, h as floats
+        self._frames_since_detect = 0
+        self._misses = 0
+
+    def reset(self) -> None:
+        """Forget the face."""
+        self._box = None
+        self._frames_since_detect = 0
+        self._misses = 0
+
+    def update(self, frame: np.ndarray) -> Box | None:
+        """Face box for this frame (``None`` if no face is known)."""
+        mode = self.config.mode
+        if mode == "full":
+            return Box(0, 0, frame.shape[1], frame.shape[0])
+        if mode == "fixed":
+            return _clip_box(self.config.fixed_box, frame.shape)
+        self._frames_since_detect += 1
+        due = self._box is None or self._frames_since_detect >= self.config.detect_every_n_frames
+        if due:
+            self._frames_since_detect = 0
+            self._detect(frame)
+        if self._box is None:
+            return None
+        return _clip_box(tuple(round(v) for v in self._box), frame.shape)
+
+    def _detect(self, frame: np.ndarray) -> None:
+        found = self.detector.detect(frame)
+        if found is None:
+            self._misses += 1
+            if self._misses >= 2:  # two detections in a row without a face: it is gone
+                self._box = None
+            return
+        self._misses = 0
+        new = np.array(found.to_list(), dtype=np.float64)
+        if self._box is None or _overlap(self._box, new) < 0.3:
+            self._box = new
+        else:
+            a = self.config.box_smoothing
+            self._box = (1.0 - a) * self._box + a * new
+
+    @property
+    def frames_to_next_detection(self) -> int:
+        """How many frames until the next scheduled detection (0: the next frame)."""
+        if self._box is None:
+            return 0
+        return max(0, self.config.detect_every_n_frames - self._frames_since_detect - 1)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _clip_box(box: tuple[int, ...] | None, shape: tuple[int, ...]) -> Box | None:
+    if box is None:
+        return None
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(shape[1], x + w), min(shape[0], y + h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+class RoiSampler:
+    """Mean RGB of the usable skin pixels in a box: its sub-ROIs in face mode, or all of it.
+
+    Buffers are preallocated; `sample` returns a view that the next call overwrites.
+    """
+
+    def __init__(self, config: RoiConfig):
+        self.whole_box = config.mode == "full"
+        self.skin_mask = config.skin_mask and config.mode != "full"
+        n = 1 if self.whole_box else len(SUB_ROIS)
+        self._fractions = np.array(list(SUB_ROIS.values()))
+        self._boxes = np.zeros((n, 4), dtype=np.int64)
+        self._sums = np.zeros((n, 4))
+        self._mean = np.zeros(3)
+
+    def sample(self, frame: np.ndarray, box: Box) -> np.ndarray | None:
+        """Mean (R, G, B) of the usable pixels, or ``None`` if too few are usable."""
+        if self.whole_box:
+            self._boxes[0] = (box.x, box.y, box.x + box.width, box.y + box.height)
+        else:
+            f = self._fractions
+            self._boxes[:, 0] = box.x + (f[:, 0] * box.width).astype(np.int64)
+            self._boxes[:, 1] = box.y + (f[:, 1] * box.height).astype(np.int64)
+            self._boxes[:, 2] = box.x + np.ceil(f[:, 2] * box.width).astype(np.int64)
+            self._boxes[:, 3] = box.y + np.ceil(f[:, 3] * box.height).astype(np.int64)
+        _roi_sums(frame, self._boxes, self.skin_mask, self._sums)
+        total = self._sums.sum(axis=0)
+        if total[3] < MIN_USABLE_PIXELS:
+            return None
+        np.divide(total[:3], total[3], out=self._mean)
+        return self._mean

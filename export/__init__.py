@@ -1,0 +1,1 @@
+"""Small CNNs: definitions, training and export (needs torch)."""

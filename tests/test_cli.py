@@ -1,0 +1,96 @@
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from synthetic import make_face_clip
+from videos import write_video
+
+from edge.types import Reading
+
+KEYS = set(Reading(timestamp_s=0.0).to_dict())
+
+
+def run_cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "edge", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def skin_video(tmp_path_factory):
+    frames, _ = make_face_clip(hr_bpm=75, seconds=14, seed=11)
+    return write_video(tmp_path_factory.mktemp("cli") / "skin.avi", frames)
+
+
+def test_run_json_lines_have_the_reading_keys(skin_video, tmp_path):
+    out_csv = tmp_path / "readings.csv"
+    res = run_cli("run", skin_video, "--roi", "full", "--json", "--csv", out_csv)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) == 13 and all(set(obj) == KEYS for obj in lines)
+    hr = [obj["heart_rate_bpm"] for obj in lines if obj["status"] == "ok"]
+    assert hr and all(abs(v - 75) <= 2 for v in hr)
+    assert "median" in res.stderr  # the summary goes to stderr, not into the JSON stream
+    with open(out_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 13 and set(rows[0]) == KEYS
+
+
+def test_run_text_output_and_method_choice(skin_video):
+    res = run_cli("run", skin_video, "--roi", "full", "--method", "chrom")
+    assert res.returncode == 0, res.stderr
+    assert "HR" in res.stdout and "ok" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["run", "/nonexistent/clip.avi"], "video file not found"),
+        (["run"], "exactly one source"),
+        (["run", "x.avi", "--demo"], "exactly one source"),
+        (["run", "--camera", "57"], "cannot open camera 57"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, match):
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert match in res.stderr
+    assert "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_non_video_file(tmp_path):
+    bad = tmp_path / "fake.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 500)
+    res = run_cli("run", bad)
+    assert res.returncode == 2 and "not a video" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_no_face_in_the_video_exits_2_with_a_hint(skin_video):
+    res = run_cli("run", skin_video)  # face mode on a skin-only clip
+    assert res.returncode == 2
+    assert "no face found" in res.stderr and "--roi full" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_usage_errors_exit_2():
+    assert run_cli("run", "--method", "magic", "x.avi").returncode == 2
+    assert run_cli().returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+
+
+def test_version():
+    res = run_cli("--version")
+    assert res.returncode == 0 and res.stdout.startswith("edge-vitals ")
+
+
+def test_fps_override_changes_time(tmp_path):
+    frames = np.full((30, 40, 40, 3), 128, np.uint8)
+    path = write_video(tmp_path / "flat.avi", frames)
+    res = run_cli("run", path, "--roi", "full", "--json", "--fps", "10")
+    assert res.returncode == 0, res.stderr
+    times = [json.loads(line)["timestamp_s"] for line in res.stdout.splitlines()]
+    assert times == pytest.approx([1.0, 2.0])  # 30 frames last 3 s at 10 fps (1 s at 30)
