@@ -59,26 +59,34 @@ def spectral_peak(freq_hz: np.ndarray, power: np.ndarray, band_hz: tuple[float, 
     a strong peak at half the chosen frequency (>= 50 % of its power, in band) wins,
     since the second harmonic of a pulse can outgrow the fundamental.
 
-    Returns ``None`` when the band holds no local maximum.
+    Only local maxima count: a band edge on a slope is not a peak. Returns ``None``
+    when the band holds no local maximum.
     """
     lo = int(np.searchsorted(freq_hz, band_hz[0]))
     hi = int(np.searchsorted(freq_hz, band_hz[1], side="right"))
     if hi - lo < 3 or not np.any(power[lo:hi] > 0):
         return None
-    score = power[lo:hi]
+    candidates = _local_maxima_in(power, lo, hi)
+    if candidates.size == 0:
+        return None
+    score = power[candidates]
     if prior_hz is not None:
-        score = score * np.exp(-0.5 * ((freq_hz[lo:hi] - prior_hz) / prior_sd_hz) ** 2)
-    k = lo + int(np.argmax(score))
+        score = score * np.exp(-0.5 * ((freq_hz[candidates] - prior_hz) / prior_sd_hz) ** 2)
+    k = int(candidates[np.argmax(score)])
     if harmonic and prior_hz is None:
         k_half = int(np.argmin(np.abs(freq_hz - freq_hz[k] / 2)))
         if k_half >= lo + 1:
             k_best = k_half - 1 + int(np.argmax(power[k_half - 1 : k_half + 2]))
             if power[k_best] >= 0.5 * power[k] and _is_local_max(power, k_best):
                 k = k_best
-    if not _is_local_max(power, k):
-        return None
     f_peak = _parabolic(freq_hz, power, k)
     return SpectralPeak(60.0 * f_peak, _snr_db(freq_hz, power, f_peak, lo, hi))
+
+
+def _local_maxima_in(power: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Indices k in [lo, hi) with power[k] >= both neighbours (a peak, not a band edge)."""
+    k = np.arange(max(lo, 1), min(hi, power.size - 1))
+    return k[(power[k] >= power[k - 1]) & (power[k] >= power[k + 1]) & (power[k] > 0)]
 
 
 def _is_local_max(power: np.ndarray, k: int) -> bool:
@@ -134,5 +142,7 @@ def heart_rate(bvp: np.ndarray, *, fs: float,
     x = valid_signal(bvp, name="bvp", min_samples=max(8, int(3 * fs)))
     if band_bpm[1] / 60.0 >= fs / 2:
         raise InputError(f"band_bpm upper edge must be below fs/2 = {30 * fs:g} bpm")
+    if np.ptp(x) <= 1e-12 * max(1.0, float(np.abs(x).max())):
+        return None  # flat: nothing but rounding noise
     freq, power = power_spectrum(x, fs)
     return spectral_peak(freq, power, (band_bpm[0] / 60.0, band_bpm[1] / 60.0))

@@ -149,7 +149,7 @@ def extract_pulse(rgb: np.ndarray, *, fs: float, method: str = "pos",
     Parameters
     ----------
     rgb : np.ndarray [shape=(n_samples, 3)]
-        ROI-mean R, G, B, uniformly sampled at `fs`, all positive.
+        ROI-mean R, G, B, uniformly sampled at `fs`, non-negative.
     fs : float
         Sampling rate in Hz.
     method : str
@@ -165,8 +165,8 @@ def extract_pulse(rgb: np.ndarray, *, fs: float, method: str = "pos",
     rgb = np.asarray(rgb, dtype=np.float64)
     if rgb.ndim != 2 or rgb.shape[1] != 3:
         raise InputError(f"rgb must have shape (n_samples, 3); got {rgb.shape}")
-    if not np.all(np.isfinite(rgb)) or np.any(rgb <= 0):
-        raise InputError("rgb must be finite and positive (ROI means of 8-bit levels)")
+    if not np.all(np.isfinite(rgb)) or np.any(rgb < 0):
+        raise InputError("rgb must be finite and non-negative (ROI means of 8-bit levels)")
     fs = valid_fs(fs)
     if rgb.shape[0] < round(window_s * fs):
         raise InputError(

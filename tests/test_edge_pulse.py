@@ -1,0 +1,75 @@
+"""`analyze_pulse` against independent references: the ECG of the same recording."""
+
+import csv
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+
+from edge import analyze_pulse
+from edge.errors import InputError
+
+RECORDS = [
+    ("signals/bidmc_01_125hz.csv", 125.0, "ppg", "ecg_ii"),
+    ("signals/neurokit_bio_resting_5min_100hz.csv", 100.0, "PPG", "ECG"),
+]
+
+
+def load_columns(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
+
+
+def ecg_r_peaks(ecg, fs):
+    """R peaks by a Pan-Tompkins-like recipe written for this test (scipy only)."""
+    sos = ss.butter(3, [5.0, 15.0], btype="band", fs=fs, output="sos")
+    filtered = ss.sosfiltfilt(sos, ecg)
+    energy = np.convolve(np.gradient(filtered) ** 2, np.ones(int(0.12 * fs)), mode="same")
+    peaks, _ = ss.find_peaks(energy, distance=int(0.3 * fs), height=0.3 * np.percentile(energy, 99))
+    # snap each energy peak to the largest |ECG| sample nearby (the R wave)
+    half = int(0.08 * fs)
+    return np.array([p - half + np.argmax(np.abs(filtered[max(0, p - half) : p + half]))
+                     for p in peaks if p >= half])
+
+
+@pytest.mark.parametrize(("name", "fs", "ppg", "ecg"), RECORDS)
+def test_heart_rate_from_ppg_matches_the_ecg(shared_data, name, fs, ppg, ecg):
+    data = load_columns(shared_data / name)
+    r_peaks = ecg_r_peaks(data[ecg], fs)
+    ecg_hr = 60.0 / np.mean(np.diff(r_peaks) / fs)
+    result = analyze_pulse(data[ppg], fs=fs)
+    assert abs(result.heart_rate_bpm - ecg_hr) <= 1.0
+    assert result.quality > 0.5
+    # one detected beat per heartbeat, give or take the edges
+    assert abs(result.beats_s.size - r_peaks.size) <= 0.02 * r_peaks.size + 2
+
+
+def test_synthetic_pulse_with_known_beats(rng):
+    fs = 50.0
+    beats = np.cumsum(rng.normal(0.8, 0.03, 80))  # ~75 bpm with variability
+    t = np.arange(0, beats[-1] + 1, 1 / fs)
+    wave = sum(np.exp(-0.5 * ((t - b) / 0.06) ** 2) for b in beats)
+    result = analyze_pulse(wave + 0.01 * rng.standard_normal(t.size), fs=fs)
+    expected_hr = 60.0 / np.mean(np.diff(beats))
+    assert abs(result.heart_rate_bpm - expected_hr) < 0.5
+    matched = np.abs(result.beats_s[:, None] - beats[None, :]).min(axis=1)
+    assert np.median(matched) < 0.01  # sub-sample peak timing (one sample is 20 ms)
+    assert result.sdnn_ms == pytest.approx(1000 * np.std(np.diff(beats), ddof=1), rel=0.1)
+
+
+def test_flat_and_noise_signals_give_no_confident_rate(rng):
+    flat = analyze_pulse(np.ones(600), fs=30.0)
+    assert flat.heart_rate_bpm is None and flat.quality == 0.0
+    noise = analyze_pulse(rng.standard_normal(600), fs=30.0)
+    assert noise.quality < 0.5
+
+
+@pytest.mark.parametrize(
+    ("signal", "fs", "match"),
+    [(np.ones(10), 30.0, "at least"), (np.ones(600), 4.0, "8 Hz"), (np.ones(600), 0.0, "fs"),
+     (np.full(600, np.nan), 30.0, "finite")],
+)
+def test_input_checks(signal, fs, match):
+    with pytest.raises(InputError, match=match):
+        analyze_pulse(signal, fs=fs)
