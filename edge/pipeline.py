@@ -71,6 +71,9 @@ class Pipeline:
         self.stream = PulseStream(rppg.method, fs=self.fs, window_s=rppg.projection_window_s,
                                   keep_s=rppg.hr_window_s + 2 * rppg.projection_window_s)
         self.resampler = Resampler(fs=self.fs, emit=self.stream.push)
+        self._gain = np.ones(3)
+        self._new_rgb = np.zeros(3)
+        self._corrected = np.zeros(3)
         self.stage_s = np.zeros(len(STAGES))
         """Seconds spent in each of `STAGES` during the last `push`."""
         self._closed = False
@@ -91,6 +94,8 @@ class Pipeline:
         self.resampler.reset()
         self.stream.reset()
         self._signal_start_t: float | None = None
+        self._last_box: Box | None = None
+        self._gain[:] = 1.0
 
     def warmup(self) -> None:
         """Compile (or load from cache) every numba kernel and load the face detector."""
@@ -145,7 +150,7 @@ class Pipeline:
         t1 = clock()
         box = self.tracker.update(frame)
         t2 = clock()
-        rgb = None if box is None else self.sampler.sample(frame, box)
+        rgb = None if box is None else self._sample(frame, box)
         t3 = clock()
         if rgb is not None:
             self._add_sample(t, rgb)
@@ -165,6 +170,27 @@ class Pipeline:
         if reading is not None:
             reading = _with_latency(reading, 1000.0 * (t5 - t_start))
         return reading
+
+    def _sample(self, frame: np.ndarray, box: Box) -> np.ndarray | None:
+        """Skin mean RGB in `box`, made continuous across box changes.
+
+        When the tracker moves the box, the mean steps (other pixels). Sampling the
+        same frame with the old box too gives the step as a per-channel ratio; the
+        running gain absorbs it, so only changes over time reach the pulse.
+        """
+        rgb = self.sampler.sample(frame, box)
+        if rgb is None:
+            self._last_box = None
+            return None
+        if self._last_box is not None and box != self._last_box:
+            self._new_rgb[:] = rgb
+            old = self.sampler.sample(frame, self._last_box)
+            if old is not None and np.all(self._new_rgb > 0):
+                self._gain *= old / self._new_rgb
+            rgb = self._new_rgb
+        self._last_box = box
+        np.multiply(rgb, self._gain, out=self._corrected)
+        return self._corrected
 
     def _add_sample(self, t: float, rgb: np.ndarray) -> None:
         last = self.resampler.last_timestamp_s
