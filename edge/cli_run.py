@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="face: detect the face; full: the whole frame is skin")
     parser.add_argument("--config", metavar="TOML", help="pipeline config file")
     parser.add_argument("--fps", type=float, help="override the video's frame rate")
+    parser.add_argument("--decode-scale", default="auto", choices=("auto", "1", "2", "4", "8"),
+                        help="decode files reduced by this factor (MJPG: inside the JPEG "
+                        "decoder); auto keeps >= 320 px width (default)")
     parser.add_argument("--json", action="store_true", help="one JSON object per reading")
     parser.add_argument("--csv", metavar="FILE", help="also write the readings to a CSV file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -67,7 +70,8 @@ def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], 
                          "and is not available in this version; use --camera N for a USB camera")
     from edge.capture.video_file import VideoFileSource
 
-    src = stack.enter_context(VideoFileSource(args.source, fps=args.fps))
+    scale = args.decode_scale if args.decode_scale == "auto" else int(args.decode_scale)
+    src = stack.enter_context(VideoFileSource(args.source, fps=args.fps, decode_scale=scale))
     return src, src.frame_count, None
 
 

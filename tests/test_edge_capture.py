@@ -83,3 +83,27 @@ def test_process_video_on_a_file_finds_the_heart_rate(tmp_path):
     hr = track.heart_rate_bpm[np.isfinite(track.heart_rate_bpm)]
     assert hr.size >= 5 and np.all(np.abs(hr - 84) <= 2)
     assert len(track) == 13 and track.to_dict()["status"][0] == "warming_up"
+
+
+@pytest.mark.parametrize("codec", ["MJPG", "FFV1"])
+@pytest.mark.parametrize("scale", [2, 4])
+def test_reduced_decoding_matches_a_downscaled_full_decode(tmp_path, codec, scale):
+    frames, _ = make_face_clip(seconds=1, size=(96, 128), noise_dn=0.0, seed=2)
+    path = write_video(tmp_path / "clip.avi", frames, codec=codec)
+    full = [f for f, _ in VideoFileSource(path)]
+    small = list(VideoFileSource(path, decode_scale=scale))
+    assert small[0][0].shape == (96 // scale, 128 // scale, 3)
+    assert [t for _, t in small] == pytest.approx(np.arange(len(full)) / 30.0)
+    for (f, _), ref in zip(small, full, strict=True):
+        # DCT scaling and area averaging agree on the block means to a few levels
+        area = ref.reshape(96 // scale, scale, 128 // scale, scale, 3).mean(axis=(1, 3))
+        assert np.abs(f.astype(float).mean(axis=(0, 1)) - area.mean(axis=(0, 1))).max() < 1.5
+
+
+def test_auto_decode_scale_keeps_320_pixels(clip_path, tmp_path, rng):
+    frames = rng.integers(0, 256, (3, 480, 640, 3), dtype=np.uint8)
+    path = write_video(tmp_path / "vga.avi", frames, codec="MJPG")
+    assert VideoFileSource(path, decode_scale="auto").decode_scale == 2
+    assert VideoFileSource(clip_path[0], decode_scale="auto").decode_scale == 1  # 64 px wide
+    with pytest.raises(InputError, match="decode_scale"):
+        VideoFileSource(path, decode_scale=3)
