@@ -113,7 +113,7 @@ def _snr_db(freq_hz: np.ndarray, power: np.ndarray, f_peak: float, lo: int, hi: 
     return float(10.0 * np.log10(max(sig, 1e-300) / noise))
 
 
-def quality_from_snr(snr_db: float, *, min_snr_db: float = -4.0) -> float:
+def quality_from_snr(snr_db: float, *, min_snr_db: float = -1.0) -> float:
     """Map an SNR in dB to a 0-1 quality: 0 at `min_snr_db`, 0.5 at +4 dB over it, -> 1."""
     if not math.isfinite(snr_db) or snr_db <= min_snr_db:
         return 0.0
