@@ -178,7 +178,7 @@ def _normalise_template(beat: np.ndarray) -> np.ndarray:
 
 
 def two_gaussian_template(n_points: int = TEMPLATE_POINTS) -> np.ndarray:
-    """Two-Gaussian PPG beat: systolic peak at phase 0, diastolic wave at phase 0.38.
+    """Two-Gaussian PPG beat: systolic peak at phase 0, diastolic wave at phase 0.40.
 
     Returns
     -------
@@ -187,7 +187,9 @@ def two_gaussian_template(n_points: int = TEMPLATE_POINTS) -> np.ndarray:
     """
     phase = np.arange(n_points) / n_points
     beat = np.zeros(n_points)
-    for centre, width, height in ((0.0, 0.085, 1.0), (0.38, 0.11, 0.42)):
+    # Widths chosen so that the 2nd harmonic has 0.43x the fundamental's amplitude, as
+    # in the real PPGs of ../shared/data/signals (0.39 and 0.44 measured there).
+    for centre, width, height in ((0.0, 0.15, 1.0), (0.40, 0.13, 0.35)):
         for wrap in (-1.0, 0.0, 1.0):
             beat += height * np.exp(-0.5 * ((phase - centre - wrap) / width) ** 2)
     return _normalise_template(beat)

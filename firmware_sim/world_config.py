@@ -17,9 +17,10 @@ from edge.errors import ConfigError
 
 __all__ = ["MOTION_PRESETS", "SKIN_TONES_RGB", "MotionPreset", "WorldConfig"]
 
-#: Diffuse skin colour (R, G, B) in DN at light level 1 and gain 1.
+#: Diffuse skin colour (R, G, B) in DN at light level 1 and gain 1 (an exposure that keeps
+#: the brightest skin channel clear of saturation, as auto-exposure would).
 SKIN_TONES_RGB = {
-    "light": (226.0, 170.0, 142.0),
+    "light": (205.0, 154.0, 128.0),
     "medium": (190.0, 127.0, 95.0),
     "dark": (112.0, 72.0, 52.0),
 }
