@@ -90,6 +90,8 @@ class RppgConfig:
         Window of the projection methods (1.6 s in POS and CHROM).
     hr_window_s : float
         Length of the spectral analysis window for heart rate.
+    long_window_s : float
+        Window tried when the SNR over `hr_window_s` is below `min_snr_db`.
     min_window_s : float
         Shortest window that gives a first (provisional) heart rate.
     output_interval_s : float
@@ -97,9 +99,10 @@ class RppgConfig:
     band_bpm : tuple of float
         Heart-rate search band, in beats per minute.
     min_snr_db : float
-        Below this spectral SNR the heart rate is withheld (status ``low_quality``).
-        The default, -1 dB, is the 99th percentile of the SNR that pure noise gives
-        (POS on white-noise traces, 10 s windows at 15 and 30 fps).
+        Below this spectral SNR (for a 10 s window; -3 dB per doubling of the window)
+        the heart rate is withheld (status ``low_quality``). The default, -1 dB, is
+        above the 99th percentile of the SNR pure noise gives (POS on white-noise
+        traces, 10 s windows, 15 and 30 fps: -1.8 and -1.4 dB).
     max_gap_s : float
         A larger gap between timestamps resets the window (status ``resync``).
     """
@@ -108,6 +111,7 @@ class RppgConfig:
     sample_rate_hz: float = 30.0
     projection_window_s: float = 1.6
     hr_window_s: float = 10.0
+    long_window_s: float = 20.0
     min_window_s: float = 6.0
     output_interval_s: float = 1.0
     band_bpm: tuple[float, float] = (42.0, 210.0)
@@ -119,6 +123,7 @@ class RppgConfig:
         _check_range("rppg.sample_rate_hz", self.sample_rate_hz, 8.0, 240.0)
         _check_range("rppg.projection_window_s", self.projection_window_s, 0.5, 5.0)
         _check_range("rppg.hr_window_s", self.hr_window_s, 4.0, 120.0)
+        _check_range("rppg.long_window_s", self.long_window_s, self.hr_window_s, 120.0)
         _check_range("rppg.min_window_s", self.min_window_s, 3.0, self.hr_window_s)
         _check_range("rppg.output_interval_s", self.output_interval_s, 0.05, 60.0)
         _check_range("rppg.min_snr_db", self.min_snr_db, -30.0, 30.0)

@@ -21,7 +21,7 @@ import numpy as np
 from edge.buffer import Resampler
 from edge.config import PipelineConfig
 from edge.errors import ConfigError
-from edge.rates import SpectralPeak, power_spectrum, quality_from_snr, spectral_peak
+from edge.heart_rate import HeartRateEstimator
 from edge.roi import RoiSampler, RoiTracker
 from edge.rppg import PulseStream
 from edge.types import Box, Reading, Status
@@ -36,10 +36,6 @@ STAGES = ("validate", "track", "roi", "trace", "estimate")
 
 NO_FACE_AFTER_S = 0.5
 """A reading says ``no_face`` when the last skin sample is older than this."""
-PRIOR_SD_BPM = 12.0
-"""Spread of the soft tracking window around the previous heart rate, per second of age."""
-PRIOR_MAX_AGE_S = 5.0
-RELOCK_TICKS = 3
 
 
 class Pipeline:
@@ -69,7 +65,8 @@ class Pipeline:
         self.tracker = RoiTracker(config.roi)
         self.sampler = RoiSampler(config.roi)
         self.stream = PulseStream(rppg.method, fs=self.fs, window_s=rppg.projection_window_s,
-                                  keep_s=rppg.hr_window_s + 2 * rppg.projection_window_s)
+                                  keep_s=rppg.long_window_s + 2 * rppg.projection_window_s)
+        self.heart_rate = HeartRateEstimator(rppg)
         self.resampler = Resampler(fs=self.fs, emit=self.stream.push)
         self._gain = np.ones(3)
         self._new_rgb = np.zeros(3)
@@ -87,8 +84,7 @@ class Pipeline:
         self._last_t: float | None = None
         self._next_output_t: float | None = None
         self._resync = False
-        self._prev_hr: tuple[float, float] | None = None  # (timestamp_s, bpm)
-        self._disagree = 0
+        self.heart_rate.reset()
 
     def _restart_signal(self) -> None:
         self.resampler.reset()
@@ -212,44 +208,10 @@ class Pipeline:
             status = Status.RESYNC if self._resync else Status.WARMING_UP
             return Reading(timestamp_s=t, status=status, face_box=box)
         self._resync = False
-        pulse = self.stream.final_pulse(round(rppg.hr_window_s * self.fs))
-        freq, power = power_spectrum(pulse, self.fs)
-        band_hz = (rppg.band_bpm[0] / 60.0, rppg.band_bpm[1] / 60.0)
-        prior_hz = prior_sd_hz = None
-        if self._prev_hr is not None and t - self._prev_hr[0] <= PRIOR_MAX_AGE_S:
-            prior_hz = self._prev_hr[1] / 60.0
-            prior_sd_hz = PRIOR_SD_BPM * max(1.0, t - self._prev_hr[0]) / 60.0
-        peak = self._pick_peak(freq, power, band_hz, prior_hz, prior_sd_hz)
-        if peak is None or peak.snr_db < rppg.min_snr_db:
-            return Reading(timestamp_s=t, status=Status.LOW_QUALITY, face_box=box,
-                           quality=0.0)
-        self._prev_hr = (t, peak.rate_per_min)
-        quality = quality_from_snr(peak.snr_db, min_snr_db=rppg.min_snr_db)
-        return Reading(timestamp_s=t, heart_rate_bpm=peak.rate_per_min, quality=quality,
-                       status=Status.OK, face_box=box)
-
-
-    def _pick_peak(self, freq: np.ndarray, power: np.ndarray, band_hz: tuple[float, float],
-                   prior_hz: float | None, prior_sd_hz: float | None) -> SpectralPeak | None:
-        """Follow the previous rate, but re-lock on the global peak when it has been
-        clearly stronger for `RELOCK_TICKS` readings in a row.
-        """
-        best = spectral_peak(freq, power, band_hz)
-        if prior_hz is None or best is None:
-            self._disagree = 0
-            return best
-        tracked = spectral_peak(freq, power, band_hz, prior_hz=prior_hz, prior_sd_hz=prior_sd_hz)
-        if tracked is None:
-            return best
-        far = abs(best.rate_per_min - tracked.rate_per_min) > 6.0
-        if far and best.snr_db > tracked.snr_db + 3.0:
-            self._disagree += 1
-            if self._disagree >= RELOCK_TICKS:
-                self._disagree = 0
-                return best
-        else:
-            self._disagree = 0
-        return tracked
+        hr = self.heart_rate.estimate(self.stream, t)
+        status = Status.OK if hr.heart_rate_bpm is not None else Status.LOW_QUALITY
+        return Reading(timestamp_s=t, heart_rate_bpm=hr.heart_rate_bpm, quality=hr.quality,
+                       status=status, face_box=box)
 
 
 def _with_latency(reading: Reading, latency_ms: float) -> Reading:

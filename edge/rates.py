@@ -51,7 +51,8 @@ def power_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
 
 def spectral_peak(freq_hz: np.ndarray, power: np.ndarray, band_hz: tuple[float, float], *,
                   prior_hz: float | None = None, prior_sd_hz: float = 0.25,
-                  harmonic: bool = True) -> SpectralPeak | None:
+                  harmonic: bool = True,
+                  snr_half_width_hz: float = SNR_HALF_WIDTH_BPM / 60.0) -> SpectralPeak | None:
     """Pick the rate from a power spectrum.
 
     With `prior_hz`, peaks are weighted by a Gaussian around the prior (a soft tracking
@@ -60,7 +61,10 @@ def spectral_peak(freq_hz: np.ndarray, power: np.ndarray, band_hz: tuple[float, 
     since the second harmonic of a pulse can outgrow the fundamental.
 
     Only local maxima count: a band edge on a slope is not a peak. Returns ``None``
-    when the band holds no local maximum.
+    when the band holds no local maximum. `snr_half_width_hz` is the half-width of the
+    "signal" bands of the SNR: 0.1 Hz (6 bpm) is the toolbox's value and the true
+    resolution of a 10 s window; pass ``1 / window_s`` for other windows, so that the
+    SNR of pure noise does not depend on the window length.
     """
     lo = int(np.searchsorted(freq_hz, band_hz[0]))
     hi = int(np.searchsorted(freq_hz, band_hz[1], side="right"))
@@ -80,7 +84,7 @@ def spectral_peak(freq_hz: np.ndarray, power: np.ndarray, band_hz: tuple[float, 
             if power[k_best] >= 0.5 * power[k] and _is_local_max(power, k_best):
                 k = k_best
     f_peak = _parabolic(freq_hz, power, k)
-    return SpectralPeak(60.0 * f_peak, _snr_db(freq_hz, power, f_peak, lo, hi))
+    return SpectralPeak(60.0 * f_peak, _snr_db(freq_hz, power, f_peak, lo, hi, snr_half_width_hz))
 
 
 def _local_maxima_in(power: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -101,10 +105,10 @@ def _parabolic(freq_hz: np.ndarray, power: np.ndarray, k: int) -> float:
     return float(freq_hz[k] + delta * (freq_hz[1] - freq_hz[0]))
 
 
-def _snr_db(freq_hz: np.ndarray, power: np.ndarray, f_peak: float, lo: int, hi: int) -> float:
+def _snr_db(freq_hz: np.ndarray, power: np.ndarray, f_peak: float, lo: int, hi: int,
+            half: float) -> float:
     f = freq_hz[lo:hi]
     p = power[lo:hi]
-    half = SNR_HALF_WIDTH_BPM / 60.0
     signal = (np.abs(f - f_peak) <= half) | (np.abs(f - 2 * f_peak) <= half)
     noise = float(p[~signal].sum())
     sig = float(p[signal].sum())

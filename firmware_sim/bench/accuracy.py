@@ -1,0 +1,130 @@
+"""Heart-rate accuracy on world-simulator clips with known ground truth.
+
+Three groups of 30 s, 30 fps, 640x480 clips (design targets in brackets):
+
+- ``still``: a sweep of 8 heart rates over 45-180 bpm, still head (MAE <= 1 bpm);
+- ``motion``: moderate head motion (MAE <= 2.5 bpm);
+- ``dim_dark``: dark skin tone in dim light (MAE <= 3 bpm).
+
+Each reading is compared with the time-average of the true heart rate over the
+reading's analysis window; MAE is over all ``ok`` readings of a group, coverage the
+share of readings after warm-up that are ``ok``. Clips render in memory (lossless);
+``--mjpg Q`` routes them through JPEG at quality Q first.
+
+    python -m firmware_sim.bench.accuracy [--method pos] [--workers 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+import edge
+from firmware_sim.world import WorldConfig, make_clip
+
+TARGETS_BPM = {"still": 1.0, "motion": 2.5, "dim_dark": 3.0}
+
+
+def clip_configs(*, seconds: float = 30.0, width: int = 640,
+                 height: int = 480) -> dict[str, list[WorldConfig]]:
+    """The benchmark's clips by group (fixed seeds)."""
+    base = WorldConfig(width=width, height=height, duration_s=seconds, fps=30.0)
+    still = [dataclasses.replace(base, heart_rate_bpm=hr, seed=100 + i,
+                                 skin_tone=("light", "medium")[i % 2])
+             for i, hr in enumerate((45, 58, 72, 88, 105, 125, 150, 180))]
+    motion = [dataclasses.replace(base, heart_rate_bpm=hr, motion="moderate", seed=200 + i)
+              for i, hr in enumerate((55, 75, 95, 120))]
+    dim_dark = [dataclasses.replace(base, heart_rate_bpm=hr, skin_tone="dark", light_level=0.35,
+                                    seed=300 + i)
+                for i, hr in enumerate((52, 70, 90, 115))]
+    return {"still": still, "motion": motion, "dim_dark": dim_dark}
+
+
+def evaluate_clip(world: WorldConfig, config: edge.PipelineConfig | None = None,
+                  ) -> dict[str, object]:
+    """Run the pipeline over one clip; per-reading errors against the truth."""
+    config = config or edge.PipelineConfig()
+    clip = make_clip(world)
+    window_s = config.rppg.hr_window_s
+    errors, n_after_warmup, statuses = [], 0, {}
+    with edge.Pipeline(config) as pipe:
+        for frame, t in clip.frames():
+            reading = pipe.push(frame, t)
+            if reading is None:
+                continue
+            statuses[reading.status.value] = statuses.get(reading.status.value, 0) + 1
+            if t < window_s:
+                continue
+            n_after_warmup += 1
+            if reading.heart_rate_bpm is not None:
+                truth = clip.truth.mean_heart_rate_bpm(max(0.0, t - window_s), t)
+                errors.append(reading.heart_rate_bpm - truth)
+    return {"heart_rate_bpm": world.heart_rate_bpm, "seed": world.seed,
+            "errors_bpm": errors, "coverage": len(errors) / max(1, n_after_warmup),
+            "statuses": statuses}
+
+
+def _run(job: tuple[str, WorldConfig, dict]) -> tuple[str, dict[str, object]]:
+    group, world, config_dict = job
+    return group, evaluate_clip(world, edge.PipelineConfig.from_dict(config_dict))
+
+
+def run(groups: dict[str, list[WorldConfig]], config: edge.PipelineConfig, *,
+        workers: int = 2) -> dict[str, list[dict[str, object]]]:
+    """Evaluate every clip, in `workers` processes."""
+    jobs = [(g, w, config.to_dict()) for g, worlds in groups.items() for w in worlds]
+    out: dict[str, list[dict[str, object]]] = {g: [] for g in groups}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for group, result in pool.map(_run, jobs):
+            out[group].append(result)
+    return out
+
+
+def _table(results: dict[str, list[dict[str, object]]]) -> str:
+    lines = ["| group | clips | true HR bpm | MAE bpm | max abs err bpm | coverage | target |",
+             "|---|---|---|---|---|---|---|"]
+    for group, rows in results.items():
+        errs = np.concatenate([np.abs(r["errors_bpm"]) for r in rows]) if rows else np.zeros(0)
+        hrs = ", ".join(f"{r['heart_rate_bpm']:g}" for r in rows)
+        cover = np.mean([r["coverage"] for r in rows])
+        mae = f"{errs.mean():.2f}" if errs.size else "n/a"
+        worst = f"{errs.max():.1f}" if errs.size else "n/a"
+        target = TARGETS_BPM.get(group)
+        verdict = "" if target is None or not errs.size else (
+            f"<= {target} {'met' if errs.mean() <= target else 'MISSED'}")
+        lines.append(f"| {group} | {len(rows)} | {hrs} | {mae} | {worst} | "
+                     f"{100 * cover:.0f} % | {verdict} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the accuracy table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--method", default="pos", choices=edge.config.METHOD_NAMES)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mjpg", type=int, metavar="Q", help="JPEG quality to pass frames through")
+    parser.add_argument("--json", type=Path, help="also write per-clip results as JSON")
+    args = parser.parse_args(argv)
+    groups = clip_configs(seconds=args.seconds)
+    if args.mjpg:
+        groups = {g: [dataclasses.replace(w, jpeg_quality=args.mjpg) for w in ws]
+                  for g, ws in groups.items()}
+    config = edge.PipelineConfig().with_changes(rppg={"method": args.method})
+    results = run(groups, config, workers=args.workers)
+    print(f"heart rate on world-simulator clips ({args.seconds:g} s, 30 fps, 640x480, "
+          f"method {args.method}{f', JPEG q{args.mjpg}' if args.mjpg else ''})")
+    print(_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
