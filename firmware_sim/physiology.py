@@ -114,7 +114,8 @@ def make_beat_times(
     """Place systolic peaks so that the instantaneous heart rate follows the trajectory.
 
     ``HR(t) = ramp(t) + drift(t) + rsa_bpm * resp(t)``; each IBI is ``60 / HR(t_k)`` plus
-    Gaussian beat-to-beat noise with standard deviation ``hrv_sdnn_ms``.
+    Gaussian beat-to-beat noise with standard deviation ``hrv_sdnn_ms`` at 60 bpm, scaled
+    with the IBI (beat-to-beat variability in ms falls as the heart rate rises).
 
     Returns
     -------
@@ -130,7 +131,8 @@ def make_beat_times(
     while t <= duration_s:
         ramp = heart_rate_bpm + (end_bpm - heart_rate_bpm) * np.clip(t / duration_s, 0.0, 1.0)
         hr_bpm = ramp + float(drift(t)) + rsa_bpm * float(breathing.resp(t))
-        ibi_s = 60.0 / max(hr_bpm, 20.0) + sigma_s * rng.standard_normal()
+        mean_ibi_s = 60.0 / max(hr_bpm, 20.0)
+        ibi_s = mean_ibi_s + sigma_s * mean_ibi_s * rng.standard_normal()
         t += float(np.clip(ibi_s, 0.25, 3.0))
         beats.append(t)
     return np.asarray(beats, dtype=np.float64)

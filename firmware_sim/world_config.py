@@ -123,7 +123,8 @@ class WorldConfig:
         Amplitude of a smooth random drift of the heart rate, zero-mean over the clip.
     hrv_sdnn_ms : float
         Standard deviation of the random beat-to-beat IBI variation added on top of the
-        trajectory (the total SDNN is larger: RSA and drift add to it).
+        trajectory, at 60 bpm; it scales with the IBI (about 13 ms at 140 bpm). The total
+        SDNN is larger: RSA and drift add to it.
     breathing_rate_bpm, rsa_bpm : float
         Breathing rate and the respiratory sinus arrhythmia amplitude (RIFV), bpm.
     riiv_fraction, riav_fraction : float

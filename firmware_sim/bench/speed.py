@@ -1,0 +1,473 @@
+"""Speed benchmark: our per-frame cost, end-to-end frames/s, peak RSS, cold start, and peers.
+
+Usage::
+
+    python -m firmware_sim.bench.speed [--cache-dir .bench/clips] [--no-peers] [--json out.json]
+
+One 60 s 640x480 30 fps MJPG clip from the world simulator (cached) is used for everything:
+
+1. pipeline cost per frame, decode excluded (frames decoded first), in this process on core 0;
+2. end-to-end ``edge-vitals run CLIP --json`` under ``taskset -c 0`` (wall time from ``Popen``
+   to exit, so interpreter start, imports and the numba cache load are included), peak RSS of
+   the child from ``os.wait4``; each decode scale run twice, the better run reported;
+3. cold start to the first processed frame (numba cache warm), in a child process;
+4. the peers of `firmware_sim.bench.peers` on the same clip, and our frames/s ratio to theirs.
+
+Progress goes to stderr; the report (Markdown) to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "CLIP_CONFIG",
+    "Row",
+    "format_markdown",
+    "main",
+    "parse_cli_summary",
+    "parse_marker",
+    "summarize_ms",
+    "verdict",
+]
+
+CLIP_CONFIG = {"width": 640, "height": 480, "fps": 30.0, "duration_s": 60.0,
+               "heart_rate_bpm": 72.0, "motion": "mild", "seed": 60}
+"""`WorldConfig` fields of the benchmark clip."""
+
+CODEC = "MJPG"
+MARKER = "EDGE_BENCH_FIRST_FRAME "
+"""Prefix of the cold-start child's line, followed by its JSON timing breakdown."""
+
+CHILD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+"""Added to the environment of our child processes (which are also pinned with taskset)."""
+
+TARGET_PIPELINE_MS, TARGET_RSS_MB, TARGET_COLD_S = 1.0, 150.0, 1.5
+TARGET_RATIO = {"vitallens": 10.0, "open-rppg": 5.0}
+
+COLD_START_SCRIPT = """\
+import json, sys, time
+t0 = time.perf_counter()
+import edge
+from edge.capture.video_file import VideoFileSource
+from edge.pipeline import Pipeline
+t1 = time.perf_counter()
+src = VideoFileSource(sys.argv[1], decode_scale="auto")
+t2 = time.perf_counter()
+pipe = Pipeline()
+t3 = time.perf_counter()
+pipe.warmup()
+t4 = time.perf_counter()
+frame, timestamp_s = next(iter(src))
+t5 = time.perf_counter()
+pipe.push(frame, timestamp_s)
+t6 = time.perf_counter()
+import cv2
+print(%r + json.dumps({"import_s": t1 - t0, "open_s": t2 - t1, "pipeline_init_s": t3 - t2,
+      "warmup_s": t4 - t3, "decode_s": t5 - t4, "push_s": t6 - t5, "first_frame_s": t6 - t4,
+      "in_process_s": t6 - t0, "cv2_threads": cv2.getNumThreads()}), flush=True)
+""" % MARKER
+
+
+PROBE_SCRIPT = """\
+import json, os, sys, time
+out = os.open(os.devnull, os.O_WRONLY)
+err = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+t0 = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ,
+                      file_actions=[(os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, err, 2)])
+_, status, ru = os.wait4(pid, 0)
+print(json.dumps({"wall_s": time.perf_counter() - t0, "exit_code": os.waitstatus_to_exitcode(status),
+                  "peak_rss_mb": ru.ru_maxrss / 1024.0, "cpu_s": ru.ru_utime + ru.ru_stime}))
+"""
+"""Run by a fresh interpreter: spawn ``argv[2:]``, wait, print its wall time, peak RSS, CPU."""
+
+
+def _log(message: str) -> None:
+    print(f"[speed] {message}", file=sys.stderr, flush=True)
+
+
+# -- pure helpers (unit-tested) ------------------------------------------------------
+def summarize_ms(durations_s: np.ndarray) -> dict[str, float]:
+    """Median, p90, p99, max and mean of durations in seconds, as milliseconds.
+
+    Parameters
+    ----------
+    durations_s : np.ndarray [shape=(n,)]
+        Durations in seconds; ``n >= 1``.
+
+    Returns
+    -------
+    dict
+        ``median_ms``, ``p90_ms``, ``p99_ms``, ``max_ms``, ``mean_ms``.
+    """
+    ms = 1000.0 * np.asarray(durations_s, dtype=float)
+    if ms.size == 0:
+        raise ValueError("summarize_ms needs at least one duration; got none")
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return {"median_ms": float(p50), "p90_ms": float(p90), "p99_ms": float(p99),
+            "max_ms": float(ms.max()), "mean_ms": float(ms.mean())}
+
+
+def parse_marker(line: str) -> dict[str, float] | None:
+    """The cold-start child's breakdown from a line starting with `MARKER`, else ``None``."""
+    if not line.startswith(MARKER):
+        return None
+    try:
+        data = json.loads(line[len(MARKER):])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+_SUMMARY_RE = re.compile(r"edge-vitals: (\d+) frames in ([\d.]+) s")
+_HR_RE = re.compile(r"heart rate median ([\d.]+) bpm")
+
+
+def parse_cli_summary(stderr: str) -> dict[str, float | None]:
+    """Frames, loop seconds and median HR from ``edge-vitals run``'s stderr summary lines."""
+    found = _SUMMARY_RE.search(stderr)
+    hr = _HR_RE.search(stderr)
+    return {"frames": int(found.group(1)) if found else None,
+            "loop_s": float(found.group(2)) if found else None,
+            "heart_rate_bpm": float(hr.group(1)) if hr else None}
+
+
+def verdict(value: float | None, target: float, *, higher_is_better: bool = False) -> str:
+    """``met`` when ``value`` is within ``target`` (<= or >=), ``MISSED`` if not, ``n/a``."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    ok = value >= target if higher_is_better else value <= target
+    return "met" if ok else "MISSED"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the report table."""
+
+    what: str
+    value: str
+    target: str = "-"
+    verdict: str = "-"
+
+
+def format_markdown(rows: list[Row]) -> str:
+    """Markdown table with columns what, value, target, verdict (cells padded to align)."""
+    cells = [("what", "value", "target", "verdict")]
+    cells += [(r.what, r.value, r.target, r.verdict) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(4)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+             for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+# -- the clip ------------------------------------------------------------------------
+def ensure_clip(cache_dir: Path) -> Path:
+    """The benchmark clip in ``cache_dir``; rendered unless it is there with this config."""
+    from tqdm import tqdm
+
+    from firmware_sim.world import WORLD_VERSION, WorldConfig, make_clip, write_clip
+
+    config = WorldConfig(**CLIP_CONFIG)
+    c = CLIP_CONFIG
+    stem = f"world-{c['width']}x{c['height']}-{c['fps']:g}fps-{c['duration_s']:g}s-seed{c['seed']}"
+    path = Path(cache_dir) / f"{stem}.avi"
+    meta_path = path.with_name(f"{stem}.bench.json")
+    meta = {"world_version": WORLD_VERSION, "codec": CODEC, "config": config.to_dict()}
+    if path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
+        _log(f"reusing clip {path}")
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta_path.unlink(missing_ok=True)
+    clip = make_clip(config)
+    with tqdm(total=len(clip), unit="frame", desc="rendering clip", file=sys.stderr) as bar:
+        write_clip(clip, path, codec=CODEC, on_frame=bar.update)
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return path
+
+
+# -- in-process pipeline cost --------------------------------------------------------
+def decode_ms_per_frame(path: Path, decode_scale: int) -> float:
+    """Mean ms to decode one frame to RGB, streaming (frames dropped, as the CLI does)."""
+    from edge.capture.video_file import VideoFileSource
+
+    with VideoFileSource(path, decode_scale=decode_scale) as src:
+        t0 = time.perf_counter()
+        n_frames = sum(1 for _ in src)
+        return 1000.0 * (time.perf_counter() - t0) / max(1, n_frames)
+
+
+def time_pipeline(frames: list[np.ndarray], times: list[float]) -> dict[str, object]:
+    """Time `Pipeline.push` per frame after `Pipeline.warmup`; summaries in ms."""
+    from edge.pipeline import STAGES, Pipeline
+
+    per_frame_s = np.empty(len(frames))
+    stages_s = np.empty((len(frames), len(STAGES)))
+    clock = time.perf_counter
+    with Pipeline() as pipe:  # __enter__ warms up
+        for i, (frame, timestamp_s) in enumerate(zip(frames, times, strict=True)):
+            t0 = clock()
+            pipe.push(frame, timestamp_s)
+            per_frame_s[i] = clock() - t0
+            stages_s[i] = pipe.stage_s
+    return {**summarize_ms(per_frame_s),
+            "stage_median_ms": dict(zip(STAGES, 1000.0 * np.median(stages_s, 0), strict=True)),
+            "stage_mean_ms": dict(zip(STAGES, 1000.0 * stages_s.mean(0), strict=True))}
+
+
+def bench_pipeline(clip: Path, decode_scale: int) -> dict[str, object]:
+    """Decode ``clip`` at ``decode_scale`` into memory, then time the pipeline on one core."""
+    from edge.capture.video_file import VideoFileSource
+
+    decode_ms = decode_ms_per_frame(clip, decode_scale)
+    _log(f"decoding all frames at decode_scale={decode_scale} into memory")
+    with VideoFileSource(clip, decode_scale=decode_scale) as src:
+        frames, times = map(list, zip(*src, strict=True))
+    height, width = frames[0].shape[:2]
+    _log(f"timing Pipeline.push on {len(frames)} frames of {width}x{height}")
+    result = time_pipeline(frames, times)
+    del frames
+    gc.collect()
+    predicted = 1000.0 / (decode_ms + result["mean_ms"])  # type: ignore[operator]
+    return {"decode_scale": decode_scale, "size": f"{width}x{height}",
+            "decode_ms_per_frame": decode_ms, "predicted_frames_per_s": predicted, **result}
+
+
+# -- child processes -----------------------------------------------------------------
+def _child_env() -> dict[str, str]:
+    return {**os.environ, **CHILD_ENV}
+
+
+def _pinned(cmd: list[str]) -> list[str]:
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", "0", *cmd] if taskset else cmd
+
+
+def _edge_vitals() -> str:
+    local = Path(sys.executable).parent / "edge-vitals"
+    return str(local) if local.exists() else (shutil.which("edge-vitals") or "edge-vitals")
+
+
+def spawn_measured(cmd: list[str], *, stderr_path: Path) -> dict[str, float]:
+    """Run ``cmd`` (stdout to /dev/null) from a small probe process; wall s, peak RSS, CPU s.
+
+    ``ru_maxrss`` of a child started straight from this process is useless: the exec'd child
+    starts with the high-water RSS of the process it was (v)forked from (here up to 1.7 GB of
+    decoded frames). The probe is a bare interpreter (~10 MB), which is then the floor.
+    """
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE_SCRIPT, str(stderr_path), *cmd],
+                         capture_output=True, text=True, env=_child_env(), check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"probe failed: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout)
+
+
+def run_cli_once(clip: Path, decode_scale: str) -> dict[str, object]:
+    """One ``edge-vitals run CLIP --json`` on core 0: wall s, frames/s, peak RSS, CPU s."""
+    cmd = _pinned([_edge_vitals(), "run", str(clip), "--json", "--decode-scale", decode_scale])
+    with tempfile.TemporaryDirectory() as tmp:
+        err_path = Path(tmp) / "stderr.txt"
+        run = spawn_measured(cmd, stderr_path=err_path)
+        stderr = err_path.read_text()
+    if run["exit_code"] != 0:
+        raise RuntimeError(f"edge-vitals exit {run['exit_code']}: {stderr.strip()[-500:]}")
+    summary = parse_cli_summary(stderr)
+    frames, loop_s, wall_s = summary["frames"] or 0, summary["loop_s"], run["wall_s"]
+    return {**run, "frames": frames, "frames_per_s": frames / wall_s, "loop_s": loop_s,
+            "outside_loop_s": None if loop_s is None else wall_s - loop_s,
+            "heart_rate_bpm": summary["heart_rate_bpm"]}
+
+
+def bench_cli(clip: Path, decode_scale: str, *, repeats: int = 2) -> dict[str, object]:
+    """Run the CLI ``repeats`` times; keep every run and the best (highest frames/s)."""
+    runs = []
+    for i in range(repeats):
+        _log(f"edge-vitals run --decode-scale {decode_scale} (run {i + 1}/{repeats})")
+        runs.append(run_cli_once(clip, decode_scale))
+    best = max(runs, key=lambda r: r["frames_per_s"])
+    return {"decode_scale": decode_scale, "best": best, "runs": runs}
+
+
+def cold_start_once(clip: Path) -> tuple[float, dict[str, float]]:
+    """Seconds from ``Popen`` to the child's marker line, and the child's own breakdown."""
+    cmd = _pinned([sys.executable, "-c", COLD_START_SCRIPT, str(clip)])
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_child_env())
+    breakdown, seconds = None, float("nan")
+    for line in proc.stdout or ():
+        breakdown = parse_marker(line)
+        if breakdown is not None:
+            seconds = time.perf_counter() - t0
+            break
+    proc.wait()
+    if breakdown is None:
+        raise RuntimeError(f"cold-start child exited {proc.returncode} without its marker line")
+    return seconds, breakdown
+
+
+def bench_cold_start(clip: Path, *, runs: int = 3) -> dict[str, object]:
+    """One warm-up run (fills the numba and page caches), then the median of ``runs``."""
+    _log("cold start: warm-up run")
+    cold_start_once(clip)
+    results = []
+    for i in range(runs):
+        _log(f"cold start: run {i + 1}/{runs}")
+        results.append(cold_start_once(clip))
+    seconds = [s for s, _ in results]
+    median_i = int(np.argsort(seconds)[len(seconds) // 2])
+    return {"median_s": float(np.median(seconds)), "runs_s": seconds,
+            "breakdown_of_median": results[median_i][1]}
+
+
+def bench_peers(clip: Path, root: Path, our_fps: float) -> list[dict[str, object]]:
+    """Install (if needed) and run every peer on ``clip``; our frames/s ratio to each."""
+    from firmware_sim.bench.peers import PEERS, PeerError, PeerResult, ensure_peer_venv, run_peer
+
+    out = []
+    for name in PEERS:
+        try:
+            ensure_peer_venv(name, root=root)
+            _log(f"running peer {name}")
+            result = run_peer(name, clip, root=root)
+        except (PeerError, OSError) as exc:
+            result = PeerResult.failed(name, f"install failed: {exc}")
+        ratio = our_fps / result.frames_per_s if result.frames_per_s else None
+        out.append({**result.to_dict(), "our_ratio": ratio})
+    return out
+
+
+# -- report --------------------------------------------------------------------------
+def machine_facts() -> dict[str, object]:
+    """CPU model, cores used, Python and library versions, OPENBLAS_CORETYPE."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("numpy", "numba", "onnxruntime", "opencv-python-headless"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {"cpu": cpu, "cores_online": os.cpu_count(), "cores_used": 1,
+            "python": platform.python_version(), **versions,
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+
+
+def format_machine(m: dict[str, object]) -> str:
+    """One line of machine facts from `machine_facts`."""
+    return (f"machine: {m['cpu']}, cores used {m['cores_used']} of {m['cores_online']}, "
+            f"Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
+            f"onnxruntime {m['onnxruntime']}, opencv {m['opencv-python-headless']}, "
+            f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}")
+
+
+def _stages(result: dict[str, object], key: str) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in result[key].items())  # type: ignore[union-attr]
+
+
+def report_rows(results: dict[str, object]) -> list[Row]:
+    """Table rows for everything in ``results`` (as built by `main`)."""
+    rows = []
+    for p in results["pipeline"]:  # type: ignore[union-attr]
+        tag = f"pipeline ms/frame, {p['size']} (decode_scale {p['decode_scale']})"
+        target = f"<= {TARGET_PIPELINE_MS:g} ms median" if p["decode_scale"] == 1 else "-"
+        v = verdict(p["median_ms"], TARGET_PIPELINE_MS) if p["decode_scale"] == 1 else "-"
+        rows.append(Row(tag, "median {median_ms:.3f}, p90 {p90_ms:.3f}, p99 {p99_ms:.3f}, "
+                        "max {max_ms:.2f}, mean {mean_ms:.3f}".format(**p), target, v))
+        rows.append(Row(f"  stage medians ms, {p['size']}", _stages(p, "stage_median_ms")))
+        rows.append(Row(f"  stage means ms, {p['size']}", _stages(p, "stage_mean_ms")))
+        rows.append(Row(f"  decode ms/frame; 1000 / (decode + pipeline mean), {p['size']}",
+                        f"{p['decode_ms_per_frame']:.3f}; {p['predicted_frames_per_s']:.0f} "
+                        "frames/s"))
+    for c in results["cli"]:  # type: ignore[union-attr]
+        best, scale = c["best"], c["decode_scale"]
+        both = " / ".join(f"{r['frames_per_s']:.0f}" for r in c["runs"])
+        rows.append(Row(f"edge-vitals run frames/s, --decode-scale {scale}",
+                        f"{best['frames_per_s']:.0f} (runs: {both}; wall {best['wall_s']:.2f} s, "
+                        f"of which frame loop {best['loop_s']} s; CPU {best['cpu_s']:.2f} s; "
+                        f"HR {best['heart_rate_bpm']} bpm)"))
+        rows.append(Row(f"  peak RSS MB, --decode-scale {scale}", f"{best['peak_rss_mb']:.0f}",
+                        f"<= {TARGET_RSS_MB:g} MB", verdict(best["peak_rss_mb"], TARGET_RSS_MB)))
+    cold = results.get("cold_start")
+    if cold:
+        b = cold["breakdown_of_median"]
+        runs = ", ".join(f"{s:.3f}" for s in cold["runs_s"])
+        rows.append(Row("cold start to first frame s (warm numba cache)",
+                        f"{cold['median_s']:.3f} (runs {runs})",
+                        f"<= {TARGET_COLD_S:g} s", verdict(cold["median_s"], TARGET_COLD_S)))
+        rows.append(Row("  child breakdown s", ", ".join(
+            f"{k.removesuffix('_s')} {v:.3f}" for k, v in b.items() if k.endswith("_s"))
+            + f", cv2 threads {b['cv2_threads']}"))
+    for p in results.get("peers") or []:
+        name, target = p["name"], TARGET_RATIO.get(p["name"])
+        if p["error"]:
+            rows.append(Row(f"peer {name}", f"error: {p['error'][:200]}", "-", "n/a"))
+            continue
+        rows.append(Row(f"peer {name} ({p['model']})",
+                        f"{p['frames_per_s']:.1f} frames/s, HR {p['heart_rate_bpm']} bpm, "
+                        f"peak RSS {p['peak_rss_mb']:.0f} MB, load {p['load_seconds']} s"))
+        rows.append(Row(f"  our frames/s / {name}", f"{p['our_ratio']:.1f}x",
+                        f">= {target:g}x" if target else "-",
+                        verdict(p["our_ratio"], target, higher_is_better=True) if target else "-"))
+    return rows
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m firmware_sim.bench.speed",
+                                     description="Our speed numbers and the peer comparison.")
+    parser.add_argument("--cache-dir", type=Path, default=Path(".bench/clips"))
+    parser.add_argument("--venv-root", type=Path, default=Path(".bench/venvs"))
+    parser.add_argument("--no-peers", action="store_true", help="skip the peer packages")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write all figures here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every benchmark and print the report; returns 0 (verdicts are in the table)."""
+    args = _parse_args(argv)
+    clip = ensure_clip(args.cache_dir)
+    import cv2
+
+    os.sched_setaffinity(0, {0})
+    cv2.setNumThreads(1)
+    results: dict[str, object] = {"clip": str(clip), "machine": machine_facts()}
+    results["pipeline"] = [bench_pipeline(clip, scale) for scale in (1, 2)]
+    results["cli"] = [bench_cli(clip, scale) for scale in ("auto", "1", "4")]
+    results["cold_start"] = bench_cold_start(clip)
+    if not args.no_peers:
+        our_fps = results["cli"][0]["best"]["frames_per_s"]  # type: ignore[index]
+        results["peers"] = bench_peers(clip, args.venv_root, our_fps)
+    print(format_machine(results["machine"]))  # type: ignore[arg-type]
+    print(f"clip: {clip} ({CODEC}, {CLIP_CONFIG})")
+    print("end-to-end frames/s = frames / wall time of the whole process (interpreter start, "
+          "imports, numba cache load included); peers exclude their model load.\n")
+    print(format_markdown(report_rows(results)))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The whole pipeline in face mode on world-simulator clips (a small subset of the
+accuracy benchmark; `python -m firmware_sim.bench.accuracy` prints the full table)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import edge
+from firmware_sim.world import WorldConfig, make_clip
+
+
+def heart_rate_errors(world, config=None):
+    config = config or edge.PipelineConfig()
+    clip = make_clip(world)
+    errors, statuses = [], []
+    with edge.Pipeline(config) as pipe:
+        for frame, t in clip.frames():
+            reading = pipe.push(frame, t)
+            if reading is None:
+                continue
+            statuses.append(reading.status)
+            if reading.heart_rate_bpm is not None:
+                truth = clip.truth.mean_heart_rate_bpm(max(0.0, t - 10.0), t)
+                errors.append(reading.heart_rate_bpm - truth)
+    return np.array(errors), statuses
+
+
+BASE = WorldConfig(width=320, height=240, duration_s=20.0, fps=30.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "max_mae_bpm"),
+    [
+        ("still", {"heart_rate_bpm": 66.0, "seed": 1}, 1.0),
+        ("still_fast", {"heart_rate_bpm": 140.0, "skin_tone": "medium", "seed": 2,
+                        "width": 640, "height": 480}, 1.5),
+        ("motion", {"heart_rate_bpm": 84.0, "motion": "moderate", "seed": 3}, 2.5),
+        ("dim_dark", {"heart_rate_bpm": 75.0, "skin_tone": "dark", "light_level": 0.35,
+                      "width": 640, "height": 480, "duration_s": 30.0, "seed": 4}, 3.0),
+    ],
+)
+def test_face_mode_heart_rate(name, changes, max_mae_bpm):
+    errors, statuses = heart_rate_errors(dataclasses.replace(BASE, **changes))
+    assert errors.size >= 3, f"{name}: only {errors.size} readings passed the quality gate"
+    assert np.mean(np.abs(errors)) <= max_mae_bpm
+    assert edge.Status.NO_FACE not in statuses
+
+
+def test_face_leaving_the_frame_gives_no_face_then_recovers():
+    clip = make_clip(dataclasses.replace(BASE, heart_rate_bpm=70.0, seed=5))
+    pipe = edge.Pipeline()
+    readings = []
+    for i, (frame, t) in enumerate(clip.frames()):
+        if 150 <= i < 240:  # 3 s of an empty scene: the person stepped away
+            frame = np.full_like(frame, 110)
+        reading = pipe.push(frame, t)
+        if reading is not None:
+            readings.append(reading)
+    during = [r for r in readings if 5.5 <= r.timestamp_s <= 7.5]
+    assert during and all(r.status is edge.Status.NO_FACE for r in during)
+    assert all(r.heart_rate_bpm is None for r in during)
+    back = [r for r in readings if 8.0 <= r.timestamp_s < 14.0]
+    assert back and all(r.status is edge.Status.RESYNC for r in back)  # the window refills
+    after = [r for r in readings if r.timestamp_s >= 19.0]
+    assert after[-1].status is edge.Status.OK
+    assert abs(after[-1].heart_rate_bpm - 70.0) <= 3.0
