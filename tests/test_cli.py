@@ -94,3 +94,24 @@ def test_fps_override_changes_time(tmp_path):
     assert res.returncode == 0, res.stderr
     times = [json.loads(line)["timestamp_s"] for line in res.stdout.splitlines()]
     assert times == pytest.approx([1.0, 2.0])  # 30 frames last 3 s at 10 fps (1 s at 30)
+
+
+def test_demo_runs_and_reports_the_truth():
+    res = run_cli("run", "--demo", "--json", timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    hr = [obj["heart_rate_bpm"] for obj in lines if obj["status"] == "ok"]
+    truth = float(res.stderr.split("demo clip truth ")[1].split()[0])
+    assert len(hr) >= 5 and all(abs(v - truth) <= 3.0 for v in hr)
+
+
+def test_synth_writes_a_clip_that_run_measures(tmp_path):
+    out = tmp_path / "clip.avi"
+    res = run_cli("synth", out, "--hr", "96", "--seconds", "14", "--size", "320x240", "--seed", "9")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "clip.truth.csv").is_file()
+    res = run_cli("run", out, "--json")
+    assert res.returncode == 0, res.stderr
+    hr = [json.loads(line)["heart_rate_bpm"] for line in res.stdout.splitlines()]
+    hr = [v for v in hr if v is not None]
+    assert hr and all(abs(v - 96) <= 3.0 for v in hr)
