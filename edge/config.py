@@ -103,6 +103,10 @@ class RppgConfig:
         the heart rate is withheld (status ``low_quality``). The default, -1 dB, is
         above the 99th percentile of the SNR pure noise gives (POS on white-noise
         traces, 10 s windows, 15 and 30 fps: -1.8 and -1.4 dB).
+    max_band_luma_fraction : float
+        Largest in-band swing of the ROI brightness (relative, 0.005 = 0.5 %) that is
+        still taken for a pulse; above it motion or light changes dominate and the
+        heart rate is withheld (``low_quality``).
     max_gap_s : float
         A larger gap between timestamps resets the window (status ``resync``).
     """
@@ -116,6 +120,7 @@ class RppgConfig:
     output_interval_s: float = 1.0
     band_bpm: tuple[float, float] = (42.0, 210.0)
     min_snr_db: float = -1.0
+    max_band_luma_fraction: float = 0.005
     max_gap_s: float = 1.0
 
     def __post_init__(self) -> None:
@@ -127,6 +132,7 @@ class RppgConfig:
         _check_range("rppg.min_window_s", self.min_window_s, 3.0, self.hr_window_s)
         _check_range("rppg.output_interval_s", self.output_interval_s, 0.05, 60.0)
         _check_range("rppg.min_snr_db", self.min_snr_db, -30.0, 30.0)
+        _check_range("rppg.max_band_luma_fraction", self.max_band_luma_fraction, 0.0001, 1.0)
         _check_range("rppg.max_gap_s", self.max_gap_s, 0.1, 60.0)
         low, high = self.band_bpm
         nyquist_bpm = 30.0 * self.sample_rate_hz

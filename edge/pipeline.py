@@ -94,20 +94,16 @@ class Pipeline:
         self._gain[:] = 1.0
 
     def warmup(self) -> None:
-        """Compile (or load from cache) every numba kernel and load the face detector."""
-        from edge.rppg import METHODS, extract_pulse
+        """Compile (or load from the cache) the numba kernels this pipeline uses and load
+        the face detector, so that the first real frame pays for neither."""
+        from edge.rppg import extract_pulse
 
-        rng = np.random.default_rng(0)
-        rgb = 100.0 + rng.random((64, 3))
-        for name in METHODS:
-            extract_pulse(rgb, fs=30.0, method=name)
+        rgb = 100.0 + np.random.default_rng(0).random((64, 3))
+        extract_pulse(rgb, fs=30.0, method=self.config.rppg.method)
         frame = np.full((64, 64, 3), 128, dtype=np.uint8)
         RoiSampler(self.config.roi).sample(frame, Box(0, 0, 64, 64))
         if self.config.roi.mode == "face":
             self.tracker.detector.detect(frame)
-        from edge.filters import bandpass
-
-        bandpass(rgb[:, 0], fs=30.0, low_hz=0.7, high_hz=3.5)
 
     def close(self) -> None:
         """Release resources; further `push` calls raise."""

@@ -17,7 +17,8 @@ import numpy as np
 from edge.errors import InputError
 from edge.validate import valid_fs, valid_signal
 
-__all__ = ["SpectralPeak", "heart_rate", "quality_from_snr", "spectral_peak"]
+__all__ = ["SpectralPeak", "band_amplitude", "heart_rate", "power_spectrum", "quality_from_snr",
+           "spectral_peak"]
 
 SNR_HALF_WIDTH_BPM = 6.0
 
@@ -47,6 +48,19 @@ def power_spectrum(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     n_fft = _n_fft(n, fs)
     power = np.abs(np.fft.rfft(y, n_fft)) ** 2
     return np.fft.rfftfreq(n_fft, 1.0 / fs), power
+
+
+def band_amplitude(x: np.ndarray, fs: float, band_hz: tuple[float, float]) -> float:
+    """Largest sinusoid amplitude in `band_hz` of a detrended signal (Hann, zero-padded).
+
+    For ``x`` = a trace over its mean minus 1, this is a relative amplitude (0.01 = 1 %).
+    """
+    n = x.size
+    freq, power = power_spectrum(x, fs)
+    in_band = (freq >= band_hz[0]) & (freq <= band_hz[1])
+    if not in_band.any():
+        return 0.0
+    return float(2.0 * np.sqrt(power[in_band].max()) / np.hanning(n).sum())
 
 
 def spectral_peak(freq_hz: np.ndarray, power: np.ndarray, band_hz: tuple[float, float], *,

@@ -65,3 +65,10 @@ def test_face_leaving_the_frame_gives_no_face_then_recovers():
     after = [r for r in readings if r.timestamp_s >= 19.0]
     assert after[-1].status is edge.Status.OK
     assert abs(after[-1].heart_rate_bpm - 70.0) <= 3.0
+
+
+def test_strong_in_band_motion_withholds_rather_than_guesses():
+    world = dataclasses.replace(BASE, heart_rate_bpm=75.0, motion="strong", seed=6)
+    errors, statuses = heart_rate_errors(world)
+    assert all(abs(e) <= 5.0 for e in errors)  # whatever comes out is right ...
+    assert statuses.count(edge.Status.LOW_QUALITY) >= len(statuses) // 2  # ... mostly nothing

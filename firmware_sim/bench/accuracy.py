@@ -4,7 +4,9 @@ Three groups of 30 s, 30 fps, 640x480 clips (design targets in brackets):
 
 - ``still``: a sweep of 8 heart rates over 45-180 bpm, still head (MAE <= 1 bpm);
 - ``motion``: moderate head motion (MAE <= 2.5 bpm);
-- ``dim_dark``: dark skin tone in dim light (MAE <= 3 bpm).
+- ``dim_dark``: dark skin tone in dim light (MAE <= 3 bpm);
+- ``strong_motion``: head motion of ±24 px / ±12° up to 1.2 Hz, inside the heart-rate
+  band (no target: what matters is that readings are withheld, not wrong).
 
 Each reading is compared with the time-average of the true heart rate over the
 reading's analysis window; MAE is over all ``ok`` readings of a group, coverage the
@@ -43,7 +45,8 @@ def clip_configs(*, seconds: float = 30.0, width: int = 640,
     dim_dark = [dataclasses.replace(base, heart_rate_bpm=hr, skin_tone="dark", light_level=0.35,
                                     seed=300 + i)
                 for i, hr in enumerate((52, 70, 90, 115))]
-    return {"still": still, "motion": motion, "dim_dark": dim_dark}
+    strong = [dataclasses.replace(w, motion="strong", seed=w.seed + 50) for w in motion]
+    return {"still": still, "motion": motion, "dim_dark": dim_dark, "strong_motion": strong}
 
 
 def evaluate_clip(world: WorldConfig, config: edge.PipelineConfig | None = None,
