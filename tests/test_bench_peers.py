@@ -2,13 +2,14 @@
 
 import ast
 import json
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from firmware_sim.bench import peers
+from firmware_sim.bench import _peer_common, peers
 from firmware_sim.bench.peers import (
     PEERS,
     RESULT_SCHEMA,
@@ -63,19 +64,93 @@ def test_registry_knows_peer_specific_needs():
     assert "ME-flow.rlap" in PEERS["open-rppg"].runner_args
 
 
-@pytest.mark.parametrize("name", sorted(PEERS))
-def test_runner_imports_only_stdlib_numpy_and_its_peer(name):
-    tree = ast.parse(PEERS[name].runner_path.read_text())
+def _top_level_imports(path: Path) -> set[str]:
     imported = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             imported |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, "runners run alone; no relative imports"
             imported.add(node.module.split(".")[0])
-    allowed = set(sys.stdlib_module_names) | {"numpy"} | _IMPORT_NAMES[name]
+    return imported
+
+
+@pytest.mark.parametrize("name", sorted(PEERS))
+def test_runner_imports_only_stdlib_numpy_and_its_peer(name):
+    imported = _top_level_imports(PEERS[name].runner_path)
+    allowed = set(sys.stdlib_module_names) | {"numpy", "_peer_common"} | _IMPORT_NAMES[name]
     assert imported <= allowed, imported - allowed
-    assert f'"{RESULT_SCHEMA}"' in PEERS[name].runner_path.read_text()
+
+
+def test_runner_common_module_is_stdlib_only_and_speaks_the_schema():
+    path = Path(_peer_common.__file__)
+    assert path.parent == Path(peers.__file__).resolve().parent
+    imported = _top_level_imports(path)
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+    assert _peer_common.SCHEMA == RESULT_SCHEMA
+
+
+@pytest.mark.parametrize("name", sorted(PEERS))
+def test_runner_finds_common_module_when_run_isolated(name, tmp_path):
+    # As run_peer runs it (-I, another cwd), up to argument parsing; --help exits before the peer
+    # package is imported.
+    proc = subprocess.run(
+        [sys.executable, "-I", str(PEERS[name].runner_path), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout
+
+
+def test_run_timed_prints_one_parseable_record(capsys):
+    calls = []
+    code = _peer_common.run_timed(
+        peer="pytest",  # an installed distribution, for the version
+        model="m",
+        load=lambda: calls.append("load") or "loaded",
+        process=lambda loaded: calls.append(loaded) or {"hr": 61.0},
+        describe=lambda loaded, result: {
+            "faces": 1,
+            "heart_rate_bpm": _peer_common.finite_or_none(result["hr"]),
+            "frames": 30,
+        },
+    )
+    assert code == 0 and calls == ["load", "loaded"]
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    record = json.loads(out)
+    assert list(record)[:9] == [
+        "schema",
+        "peer",
+        "version",
+        "model",
+        "frames",
+        "seconds",
+        "cpu_seconds",
+        "load_seconds",
+        "heart_rate_bpm",
+    ]
+    assert list(record)[9:] == [
+        "faces",
+        "cores",
+        "repinned_threads",
+        "escaped_threads",
+        "peak_rss_mb",
+        "child_peak_rss_mb",
+    ]
+    assert record["peer"] == "pytest" and record["version"] == pytest.__version__
+    r = parse_runner_output("pytest", out)
+    assert r.ok and r.frames == 30 and r.heart_rate_bpm == 61.0 and r.model == "m"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, None), (float("nan"), None), (float("inf"), None), ("72", 72.0)]
+)
+def test_finite_or_none(value, expected):
+    assert _peer_common.finite_or_none(value) == expected
 
 
 def test_parse_picks_schema_line_among_noise():
