@@ -10,9 +10,9 @@ One synchronous step per frame, no threads and no clock of its own, so that test
 
 from __future__ import annotations
 
-import logging
 import math
 import time
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -28,8 +28,6 @@ from edge.types import Box, Reading, Status
 from edge.validate import valid_frame, valid_timestamp
 
 __all__ = ["STAGES", "Pipeline"]
-
-log = logging.getLogger(__name__)
 
 STAGES = ("validate", "track", "roi", "trace", "estimate")
 """Names of the per-frame stages timed in `Pipeline.stage_s`, in order."""
@@ -89,13 +87,13 @@ class Pipeline:
     def _restart_signal(self) -> None:
         self.resampler.reset()
         self.stream.reset()
-        self._signal_start_t: float | None = None
         self._last_box: Box | None = None
         self._gain[:] = 1.0
 
     def warmup(self) -> None:
         """Compile (or load from the cache) the numba kernels this pipeline uses and load
-        the face detector, so that the first real frame pays for neither."""
+        the face detector, so that the first real frame pays for neither.
+        """
         from edge.rppg import extract_pulse
 
         rgb = 100.0 + np.random.default_rng(0).random((64, 3))
@@ -189,8 +187,6 @@ class Pipeline:
         if last is not None and t - last > self.config.rppg.max_gap_s:
             self._restart_signal()  # the face was gone too long to interpolate across
             self._resync = True
-        if self._signal_start_t is None:
-            self._signal_start_t = t
         self.resampler.push(t, rgb)
 
     # -- estimation ------------------------------------------------------------------
@@ -211,6 +207,4 @@ class Pipeline:
 
 
 def _with_latency(reading: Reading, latency_ms: float) -> Reading:
-    from dataclasses import replace
-
     return replace(reading, latency_ms=latency_ms)

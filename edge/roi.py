@@ -10,7 +10,6 @@ fixed proportions and averaged in one numba pass (`edge.kernels._roi_sums`).
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -22,8 +21,6 @@ from edge.kernels import _roi_sums
 from edge.types import Box
 
 __all__ = ["SUB_ROIS", "FaceDetector", "RoiSampler", "RoiTracker"]
-
-log = logging.getLogger(__name__)
 
 # Sub-ROIs as fractions of the Haar face box: (x0, y0, x1, y1). Forehead, both cheeks
 # and the nose: the skin that moves least, clear of the eyes (~0.3-0.45 of the height)
@@ -141,13 +138,6 @@ class RoiTracker:
         else:
             a = self.config.box_smoothing
             self._box = (1.0 - a) * self._box + a * new
-
-    @property
-    def frames_to_next_detection(self) -> int:
-        """How many frames until the next scheduled detection (0: the next frame)."""
-        if self._box is None:
-            return 0
-        return max(0, self.config.detect_every_n_frames - self._frames_since_detect - 1)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
