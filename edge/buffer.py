@@ -35,6 +35,8 @@ class Resampler:
         self._next_t = 0.0
         self._out = np.zeros(3)
         self.emitted = 0
+        self.emitted_total = 0
+        """Outputs emitted since construction (never reset; a work counter)."""
 
     def reset(self) -> None:
         """Forget the last sample; the next one starts a new grid."""
@@ -58,6 +60,7 @@ class Resampler:
             self._out += w * value  # 3 floats: cheaper than avoiding the temporary
             self.emit(self._out)
             self.emitted += 1
+            self.emitted_total += 1
             self._next_t += self.period_s
         self._last_t = timestamp_s
         self._last_value[:] = value
@@ -68,4 +71,5 @@ class Resampler:
         self._out[:] = value
         self.emit(self._out)
         self.emitted = 1
+        self.emitted_total += 1
         self._next_t = timestamp_s + self.period_s

@@ -31,6 +31,8 @@ __all__ = ["STAGES", "Pipeline"]
 
 STAGES = ("validate", "track", "roi", "trace", "estimate")
 """Names of the per-frame stages timed in `Pipeline.stage_s`, in order."""
+WORK = ("detector_passes", "roi_pixels", "trace_samples", "estimates")
+"""Work done during the last `push`, counted in `Pipeline.work` (for cost models)."""
 
 NO_FACE_AFTER_S = 0.5
 """A reading says ``no_face`` when the last skin sample is older than this."""
@@ -71,6 +73,8 @@ class Pipeline:
         self._corrected = np.zeros(3)
         self.stage_s = np.zeros(len(STAGES))
         """Seconds spent in each of `STAGES` during the last `push`."""
+        self.work = np.zeros(len(WORK), dtype=np.int64)
+        """Units of each kind of `WORK` done during the last `push`."""
         self._closed = False
         self.reset()
 
@@ -131,6 +135,10 @@ class Pipeline:
             raise ConfigError("push() on a closed Pipeline")
         clock = time.perf_counter
         t_start = clock()
+        work = self.work
+        work[0] = self.tracker.detector.passes
+        work[1] = self.sampler.pixels_scanned
+        work[2] = self.resampler.emitted_total
         frame = valid_frame(frame)
         t = valid_timestamp(timestamp_s, self._last_t)
         if self._last_t is not None and t - self._last_t > self.config.rppg.max_gap_s:
@@ -154,6 +162,10 @@ class Pipeline:
             behind = math.ceil((t - self._next_output_t) / interval)
             self._next_output_t += interval * max(1, behind)
         t5 = clock()
+        work[0] = self.tracker.detector.passes - work[0]
+        work[1] = self.sampler.pixels_scanned - work[1]
+        work[2] = self.resampler.emitted_total - work[2]
+        work[3] = reading is not None and reading.status in (Status.OK, Status.LOW_QUALITY)
         stage = self.stage_s
         stage[0], stage[1], stage[2] = t1 - t_start, t2 - t1, t3 - t2
         stage[3], stage[4] = t4 - t3, t5 - t4

@@ -45,6 +45,8 @@ class FaceDetector:
         self._cv2: Any = None
         self._cascade: Any = None
         self._clahe: Any = None
+        self.passes = 0
+        """Cascade passes run so far (a detection is one pass, or two with the retry)."""
 
     def _load(self) -> None:
         try:
@@ -75,6 +77,7 @@ class FaceDetector:
         return found
 
     def _detect_at(self, frame: np.ndarray, scale: float) -> Box | None:
+        self.passes += 1
         cv2 = self._cv2
         height, width = frame.shape[:2]
         small = frame
@@ -174,6 +177,8 @@ class RoiSampler:
         self._boxes = np.zeros((n, 4), dtype=np.int64)
         self._sums = np.zeros((n, 4))
         self._mean = np.zeros(3)
+        self.pixels_scanned = 0
+        """Pixels visited by the ROI kernel so far (a work counter for `firmware_sim`)."""
 
     def sample(self, frame: np.ndarray, box: Box) -> np.ndarray | None:
         """Mean (R, G, B) of the usable pixels, or ``None`` if too few are usable."""
@@ -186,6 +191,8 @@ class RoiSampler:
                 self._boxes[i, 2] = box.x + math.ceil(x1 * box.width)
                 self._boxes[i, 3] = box.y + math.ceil(y1 * box.height)
         _roi_sums(frame, self._boxes, self.skin_mask, self._sums)
+        b = self._boxes
+        self.pixels_scanned += int(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).sum())
         total = self._sums.sum(axis=0)
         if total[3] < MIN_USABLE_PIXELS:
             return None
