@@ -24,6 +24,9 @@ __all__ = ["SUBCOMMANDS", "main"]
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("edge.cli_run", "measure vitals from a video file, a camera or the demo clip"),
     "synth": ("firmware_sim.synth_cli", "render a synthetic face video with known vitals"),
+    "simulate": ("firmware_sim.simulate_cli",
+                 "replay a video on a modelled device and check its latency budget"),
+    "calibrate": ("firmware_sim.calibrate", "measure this machine and write a device profile"),
 }
 """Subcommand name -> (module, one-line help)."""
 

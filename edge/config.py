@@ -47,7 +47,10 @@ class RoiConfig:
     detect_every_n_frames : int
         Face detection period while a face is tracked; detection also runs on loss.
     detect_width_px : int
-        Width the frame is downscaled to before face detection.
+        Width the frame is downscaled to before a full face detection.
+    local_redetect : bool
+        Re-detect a known face only around its box and near its size (a seventh of the
+        time of a full search); a full search runs at the start and when that fails.
     box_smoothing : float
         Weight of a new detection in the smoothed box (1 = no smoothing).
     skin_mask : bool
@@ -58,6 +61,7 @@ class RoiConfig:
     fixed_box: tuple[int, int, int, int] | None = None
     detect_every_n_frames: int = 15
     detect_width_px: int = 160
+    local_redetect: bool = True
     box_smoothing: float = 0.3
     skin_mask: bool = True
 

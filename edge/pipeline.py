@@ -31,7 +31,7 @@ __all__ = ["STAGES", "Pipeline"]
 
 STAGES = ("validate", "track", "roi", "trace", "estimate")
 """Names of the per-frame stages timed in `Pipeline.stage_s`, in order."""
-WORK = ("detector_passes", "roi_pixels", "trace_samples", "estimates")
+WORK = ("detector_pixels", "near_detections", "roi_pixels", "trace_samples", "estimates")
 """Work done during the last `push`, counted in `Pipeline.work` (for cost models)."""
 
 NO_FACE_AFTER_S = 0.5
@@ -135,10 +135,10 @@ class Pipeline:
             raise ConfigError("push() on a closed Pipeline")
         clock = time.perf_counter
         t_start = clock()
-        work = self.work
-        work[0] = self.tracker.detector.passes
-        work[1] = self.sampler.pixels_scanned
-        work[2] = self.resampler.emitted_total
+        work, detector = self.work, self.tracker.detector
+        work[0], work[1] = detector.pixels, detector.near_searches
+        work[2] = self.sampler.pixels_scanned
+        work[3] = self.resampler.emitted_total
         frame = valid_frame(frame)
         t = valid_timestamp(timestamp_s, self._last_t)
         if self._last_t is not None and t - self._last_t > self.config.rppg.max_gap_s:
@@ -162,10 +162,11 @@ class Pipeline:
             behind = math.ceil((t - self._next_output_t) / interval)
             self._next_output_t += interval * max(1, behind)
         t5 = clock()
-        work[0] = self.tracker.detector.passes - work[0]
-        work[1] = self.sampler.pixels_scanned - work[1]
-        work[2] = self.resampler.emitted_total - work[2]
-        work[3] = reading is not None and reading.status in (Status.OK, Status.LOW_QUALITY)
+        work[0] = detector.pixels - work[0]
+        work[1] = detector.near_searches - work[1]
+        work[2] = self.sampler.pixels_scanned - work[2]
+        work[3] = self.resampler.emitted_total - work[3]
+        work[4] = reading is not None and reading.status in (Status.OK, Status.LOW_QUALITY)
         stage = self.stage_s
         stage[0], stage[1], stage[2] = t1 - t_start, t2 - t1, t3 - t2
         stage[3], stage[4] = t4 - t3, t5 - t4

@@ -32,6 +32,10 @@ SUB_ROIS = {
     "nose": (0.40, 0.38, 0.60, 0.65),
 }
 MIN_USABLE_PIXELS = 25
+NEAR_FACE_PX = 40
+NEAR_RETRIES = 2
+"""Failed re-detections near the face (on consecutive frames) before a full search."""
+"""Face width, in pixels of the searched image, of a re-detection around a known face."""
 CASCADE = "haarcascade_frontalface_alt2.xml"
 """OpenCV's frontal cascade that, after CLAHE, also finds dark-skinned faces in dim light
 (the ``default`` cascade missed every frame of the simulator's dark-skin clips)."""
@@ -45,8 +49,10 @@ class FaceDetector:
         self._cv2: Any = None
         self._cascade: Any = None
         self._clahe: Any = None
-        self.passes = 0
-        """Cascade passes run so far (a detection is one pass, or two with the retry)."""
+        self.pixels = 0
+        """Pixels of the images full searches have covered so far (a work counter)."""
+        self.near_searches = 0
+        """Re-detections around a known face so far (a work counter)."""
 
     def _load(self) -> None:
         try:
@@ -76,8 +82,32 @@ class FaceDetector:
             found = self._detect_at(frame, 1.5 * self.detect_width_px / width)
         return found
 
-    def _detect_at(self, frame: np.ndarray, scale: float) -> Box | None:
-        self.passes += 1
+    def detect_near(self, frame: np.ndarray, box: Box) -> Box | None:
+        """Re-find a known face: search only around `box`, only at sizes near its own.
+
+        The region is the box grown by half its size on every side, scaled so that the
+        face is `NEAR_FACE_PX` wide, and the cascade only tries faces from 0.75 to 1.35
+        times that: about a hundredth of a full search, which keeps re-detection on the
+        per-frame path of a Pi 4 within its frame period.
+        """
+        if self._cascade is None:
+            self._load()
+        height, width = frame.shape[:2]
+        x0, y0 = max(0, box.x - box.width // 2), max(0, box.y - box.height // 2)
+        x1 = min(width, box.x + box.width + box.width // 2)
+        y1 = min(height, box.y + box.height + box.height // 2)
+        scale = min(1.0, NEAR_FACE_PX / max(box.width, 1))
+        lo, hi = round(0.75 * NEAR_FACE_PX), round(1.35 * NEAR_FACE_PX)
+        self.near_searches += 1
+        pixels = self.pixels
+        found = self._detect_at(frame[y0:y1, x0:x1], scale, min_px=lo, max_px=hi)
+        self.pixels = pixels  # counted as a near search, not as full-search pixels
+        if found is None:
+            return None
+        return Box(found.x + x0, found.y + y0, found.width, found.height)
+
+    def _detect_at(self, frame: np.ndarray, scale: float, *, min_px: int = 24,
+                   max_px: int | None = None) -> Box | None:
         cv2 = self._cv2
         height, width = frame.shape[:2]
         small = frame
@@ -87,8 +117,10 @@ class FaceDetector:
         # Local contrast equalisation: dark skin and dim light leave the cascade too
         # little edge contrast otherwise.
         grey = self._clahe.apply(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        self.pixels += grey.size
+        limit = (max_px, max_px) if max_px else (0, 0)  # (0, 0): no upper limit
         faces = self._cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=3,
-                                               minSize=(24, 24))
+                                               minSize=(min_px, min_px), maxSize=limit)
         if len(faces) == 0:
             return None
         x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
@@ -104,10 +136,12 @@ class RoiTracker:
         self._box: np.ndarray | None = None  # x, y, w, h as floats
         self._frames_since_detect = 0
         self._misses = 0
+        self._near_misses = 0
 
     def reset(self) -> None:
         """Forget the face."""
         self._box = None
+        self._near_misses = 0
         self._frames_since_detect = 0
         self._misses = 0
 
@@ -128,7 +162,19 @@ class RoiTracker:
         return _clip_box(tuple(round(v) for v in self._box), frame.shape)
 
     def _detect(self, frame: np.ndarray) -> None:
-        found = self.detector.detect(frame)
+        found = None
+        if self._box is not None and self.config.local_redetect:
+            known = _clip_box(tuple(round(v) for v in self._box), frame.shape)
+            found = None if known is None else self.detector.detect_near(frame, known)
+            if found is None and self._near_misses < NEAR_RETRIES:
+                # keep the box and look near it again on the next frame: a full search
+                # costs a Pi several frame periods
+                self._near_misses += 1
+                self._frames_since_detect = self.config.detect_every_n_frames - 1
+                return
+        self._near_misses = 0
+        if found is None:
+            found = self.detector.detect(frame)
         if found is None:
             self._misses += 1
             if self._misses >= 2:  # two detections in a row without a face: it is gone

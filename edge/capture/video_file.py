@@ -99,6 +99,8 @@ class VideoFileSource(SourceBase):
             )
         width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         self.decode_scale = _decode_scale(decode_scale, width)
+        self.width_px = width // self.decode_scale
+        """Width of the delivered frames (0 if the container does not say)."""
         fourcc = int(self._cap.get(cv2.CAP_PROP_FOURCC) or 0)
         codec = fourcc.to_bytes(4, "little").decode("latin-1").upper()
         self._jpeg_packets = self.decode_scale > 1 and codec in ("MJPG", "MJPEG", "JPEG")

@@ -1,0 +1,155 @@
+"""A deterministic host cost model of the pipeline, from unit costs and work counters.
+
+The modelled-time replay must give the same report for the same seed whatever else the
+host is doing, so it never uses the wall-clock time of a frame. Instead `Pipeline.work`
+counts what each `push` did (detector pixels, ROI pixels, trace samples, estimates), and
+the host time of each stage is that work times a unit cost measured once on a reference
+host by `measure_unit_costs` and shipped in ``profiles/host_costs.json``. A device
+profile then scales each stage by its class factor. `edge-vitals simulate` also reports
+the measured host times next to the model, so the model can be checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["UnitCosts", "load_unit_costs", "measure_unit_costs", "stage_host_seconds"]
+
+COSTS_FILE = "host_costs.json"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UnitCosts:
+    """Host seconds per unit of work."""
+
+    decode_per_pixel_s: float
+    """MJPG decode + BGR->RGB, per pixel of the delivered frame."""
+    detector_per_pixel_s: float
+    """Full face detection (resize, grey, CLAHE, Haar), per pixel of the image searched."""
+    near_detection_s: float
+    """One re-detection around a known face (`edge.roi.FaceDetector.detect_near`)."""
+    push_overhead_s: float
+    """Validation and Python bookkeeping of one `push` with no other work."""
+    roi_per_pixel_s: float
+    """The numba ROI kernel, per pixel visited."""
+    trace_per_sample_s: float
+    """Resampling and the streaming POS projection, per uniform sample."""
+    estimate_s: float
+    """One heart-rate estimate (spectrum of a 10 s window, peak, SNR, motion gate)."""
+    host: str = ""
+    measured: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain dict (JSON)."""
+        return asdict(self)
+
+
+def stage_host_seconds(costs: UnitCosts, work: np.ndarray, *, frame_pixels: int) -> np.ndarray:
+    """Host seconds of each stage of `edge.pipeline.STAGES` plus decode (first).
+
+    Returns ``[decode, validate, track, roi, trace, estimate]`` for one frame whose
+    `Pipeline.work` is `work` (`edge.pipeline.WORK`).
+    """
+    detector_pixels, near, roi_pixels, samples, estimates = work
+    return np.array([
+        costs.decode_per_pixel_s * frame_pixels,
+        0.5 * costs.push_overhead_s,
+        0.5 * costs.push_overhead_s + costs.detector_per_pixel_s * detector_pixels
+        + costs.near_detection_s * near,
+        costs.roi_per_pixel_s * roi_pixels,
+        costs.trace_per_sample_s * samples,
+        costs.estimate_s * estimates,
+    ])
+
+
+def load_unit_costs(path: str | Path | None = None) -> UnitCosts:
+    """The shipped reference costs, or those in `path`."""
+    if path is None:
+        text = resources.files("firmware_sim").joinpath("profiles", COSTS_FILE).read_text()
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return UnitCosts(**json.loads(text))
+
+
+def _median_s(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
+    """Measure the unit costs on this machine (one core, OpenCV single-threaded)."""
+    import cv2
+
+    import edge
+    from edge.config import RoiConfig, RppgConfig
+    from edge.heart_rate import HeartRateEstimator
+    from edge.kernels import _roi_sums
+    from edge.roi import FaceDetector
+    from edge.rppg import PulseStream
+    from firmware_sim.world import WorldConfig, make_clip
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    cv2.setNumThreads(1)
+    frame, _ = next(iter(make_clip(WorldConfig(duration_s=1.0, seed=1)).frames()))
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 90])
+    pixels = frame.shape[0] * frame.shape[1]
+    decode = _median_s(lambda: cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR),
+                                            cv2.COLOR_BGR2RGB), repeats) / pixels
+    detector = FaceDetector(detect_width_px=160)
+    detector.detect(frame)  # loads the cascade
+    detect = _median_s(lambda: detector._detect_at(frame, 0.25), repeats // 4) / (160 * 120)
+    face = detector.detect(frame)
+    near = _median_s(lambda: detector.detect_near(frame, face), repeats // 4)
+    boxes = np.array([[200, 100, 400, 300]], dtype=np.int64)
+    sums = np.zeros((1, 4))
+    roi = _median_s(lambda: _roi_sums(frame, boxes, True, sums), repeats) / 40_000
+    stream = PulseStream("pos", fs=30.0, keep_s=24.0)
+    rng = np.random.default_rng(0)
+    for sample in 100.0 + rng.random((900, 3)):
+        stream.push(sample)
+    trace = _median_s(lambda: stream.push(np.array([100.0, 90.0, 80.0])), repeats)
+    estimator = HeartRateEstimator(RppgConfig())
+    estimate = _median_s(lambda: estimator.estimate(stream, 30.0), repeats // 4)
+    pipe = edge.Pipeline(edge.PipelineConfig(roi=RoiConfig(mode="fixed", fixed_box=(0, 0, 2, 2))))
+    tick = iter(range(1, 10**9))
+    tiny = np.zeros((8, 8, 3), np.uint8)
+    overhead = _median_s(lambda: pipe.push(tiny, next(tick) * 1e-4), repeats)
+    return UnitCosts(decode_per_pixel_s=decode, detector_per_pixel_s=detect,
+                     near_detection_s=near, push_overhead_s=overhead,
+                     roi_per_pixel_s=roi, trace_per_sample_s=trace, estimate_s=estimate,
+                     host=f"{_cpu_model()} ({platform.machine()})",
+                     measured=time.strftime("%Y-%m-%d"))
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":  # regenerate the shipped reference: python -m firmware_sim.costs
+    out = Path(__file__).resolve().parent / "profiles" / COSTS_FILE
+    out.parent.mkdir(exist_ok=True)
+    costs = measure_unit_costs()
+    out.write_text(json.dumps(costs.to_dict(), indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(costs.to_dict(), indent=1))

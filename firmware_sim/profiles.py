@@ -1,0 +1,485 @@
+"""Device profiles: how much slower a Raspberry Pi runs each pipeline stage than the host.
+
+A profile is a TOML file (shipped: ``zero2w``, ``pi3bplus``, ``pi4``, ``pi5``, ``host``)
+with the board, its camera and capture queue, per-stage-class slowdown factors (device
+time / host time) with their sources, a jitter model, a thermal model and the budgets a
+replay is judged against. The simulator turns a measured host time into a device time
+with `DeviceProfile.device_time_s`, deterministically for a seeded ``numpy`` Generator::
+
+    profile = load_profile("pi4")
+    rng = np.random.default_rng(0)
+    t_dev = profile.device_time_s(pipe.stage_s[1], "track", rng, elapsed_s=12.0)
+
+Factors are priors from public benchmarks (docs: latency-sim §3) until replaced by
+``edge-vitals calibrate device`` (`firmware_sim.calibrate`) run on the real board.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.errors import ConfigError
+
+__all__ = [
+    "SHIPPED_PROFILES", "STAGE_CLASSES", "STAGE_CLASS_NAMES", "BudgetSpec", "CameraSpec",
+    "DeviceProfile", "FactorSources", "JitterSpec", "StageFactors", "ThermalSpec",
+    "load_profile",
+]
+
+STAGE_CLASS_NAMES = ("decode", "frame", "numba", "python", "cnn")
+"""Stage classes: groups of work that slow down alike on a smaller CPU."""
+
+STAGE_CLASSES = {"decode": "decode", "validate": "python", "track": "frame", "roi": "numba",
+                 "trace": "numba", "estimate": "python"}
+"""Pipeline stage (`edge.pipeline.STAGES`, plus the video ``decode``) -> stage class."""
+
+SHIPPED_PROFILES = ("zero2w", "pi3bplus", "pi4", "pi5", "host")
+"""Profiles shipped in ``firmware_sim/profiles/<name>.toml``."""
+
+QUEUE_POLICIES = ("latest", "v4l2")
+
+
+def _check_range(name: str, value: Any, low: float, high: float, *, integer: bool = False) -> None:
+    ok_type = int if integer else (int, float)
+    if (not isinstance(value, ok_type) or isinstance(value, bool) or not math.isfinite(value)
+            or not low <= value <= high):
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind} in [{low:g}, {high:g}]; got {value!r}")
+
+
+def _check_str(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string; got {value!r}")
+
+
+def _unknown(kind: str, value: str, known: tuple[str, ...] | list[str]) -> ConfigError:
+    hint = difflib.get_close_matches(str(value), list(known), n=1)
+    extra = f"; did you mean {hint[0]!r}?" if hint else ""
+    return ConfigError(f"unknown {kind} {value!r} (known: {', '.join(known)}){extra}")
+
+
+def _floats(obj: Any, names: tuple[str, ...]) -> None:
+    for name in names:  # ints from TOML (``fps = 30``) are stored as floats
+        object.__setattr__(obj, name, float(getattr(obj, name)))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CameraSpec:
+    """The camera and how frames queue up when the pipeline falls behind.
+
+    Attributes
+    ----------
+    model : str
+        Camera and capture stack, free text.
+    fps : float
+        Frame rate the board typically runs (the simulator may override it).
+    width_px, height_px : int
+        Frame size delivered to the pipeline.
+    buffer_count : int
+        Capture buffers (picamera2 preview default 4; OpenCV V4L2 default 4).
+    queue : str
+        ``latest``: picamera2 keeps only the newest completed frame and silently drops
+        older ones. ``v4l2``: OpenCV's V4L2 FIFO of `buffer_count` buffers; the driver
+        drops new frames while it is full, and a slow reader gets stale frames.
+    mjpeg_decode_on_cpu : bool
+        Frames arrive as MJPEG and are decoded on the CPU (USB webcams), so the
+        ``decode`` stage is charged; picamera2 delivers raw frames from the ISP.
+    notes : str
+        Free text.
+    """
+
+    model: str = "USB webcam, OpenCV V4L2, MJPG"
+    fps: float = 30.0
+    width_px: int = 640
+    height_px: int = 480
+    buffer_count: int = 4
+    queue: str = "v4l2"
+    mjpeg_decode_on_cpu: bool = True
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        _check_str("camera.model", self.model)
+        _check_str("camera.notes", self.notes)
+        _check_range("camera.fps", self.fps, 1, 240)
+        _check_range("camera.width_px", self.width_px, 16, 8192, integer=True)
+        _check_range("camera.height_px", self.height_px, 16, 8192, integer=True)
+        _check_range("camera.buffer_count", self.buffer_count, 1, 64, integer=True)
+        if self.queue not in QUEUE_POLICIES:
+            raise _unknown("camera.queue", self.queue, QUEUE_POLICIES)
+        if not isinstance(self.mjpeg_decode_on_cpu, bool):
+            raise ConfigError(f"camera.mjpeg_decode_on_cpu must be true or false; "
+                              f"got {self.mjpeg_decode_on_cpu!r}")
+        _floats(self, ("fps",))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StageFactors:
+    """Device time / host time per stage class (1.0 = as fast as the host)."""
+
+    decode: float = 1.0
+    frame: float = 1.0
+    numba: float = 1.0
+    python: float = 1.0
+    cnn: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in STAGE_CLASS_NAMES:
+            _check_range(f"factors.{name}", getattr(self, name), 0.01, 10_000)
+        _floats(self, STAGE_CLASS_NAMES)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FactorSources:
+    """Where each factor comes from (a benchmark ratio, or a calibration run)."""
+
+    decode: str = ""
+    frame: str = ""
+    numba: str = ""
+    python: str = ""
+    cnn: str = ""
+
+    def __post_init__(self) -> None:
+        for name in STAGE_CLASS_NAMES:
+            _check_str(f"factors_source.{name}", getattr(self, name))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JitterSpec:
+    """Per-call variation of the device time.
+
+    Attributes
+    ----------
+    sigma : float
+        Sigma of the lognormal multiplier ``exp(sigma * z)``, ``z ~ N(0, 1)`` (median 1,
+        so that the factor scales median times, which is how it is calibrated).
+    os_noise_probability : float
+        Chance, per stage call, that the OS (interrupts, Wi-Fi, other processes) adds
+        a delay.
+    os_noise_ms : tuple of float
+        ``(low, high)``: that delay is uniform in this range, in milliseconds.
+    """
+
+    sigma: float = 0.0
+    os_noise_probability: float = 0.0
+    os_noise_ms: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        _check_range("jitter.sigma", self.sigma, 0.0, 2.0)
+        _check_range("jitter.os_noise_probability", self.os_noise_probability, 0.0, 1.0)
+        pair = self.os_noise_ms
+        if (not isinstance(pair, tuple | list) or len(pair) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int | float) for v in pair)
+                or not 0.0 <= pair[0] <= pair[1] <= 10_000.0):
+            raise ConfigError(f"jitter.os_noise_ms must be [low, high] with "
+                              f"0 <= low <= high <= 10000; got {pair!r}")
+        object.__setattr__(self, "os_noise_ms", (float(pair[0]), float(pair[1])))
+        _floats(self, ("sigma", "os_noise_probability"))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ThermalSpec:
+    """Step model of thermal throttling.
+
+    Attributes
+    ----------
+    throttle_after_s : float
+        Seconds of sustained work before the clock drops.
+    throttled_clock_ghz : float or None
+        Clock after that; ``None`` = never throttles (fan, heatsink, light load).
+        Every stage is then slowed by ``clock_ghz / throttled_clock_ghz`` (an upper
+        bound for memory-bound stages, which slow down less).
+    notes : str
+        Free text.
+    """
+
+    throttle_after_s: float = 0.0
+    throttled_clock_ghz: float | None = None
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        _check_range("thermal.throttle_after_s", self.throttle_after_s, 0.0, 1e6)
+        if self.throttled_clock_ghz is not None:
+            _check_range("thermal.throttled_clock_ghz", self.throttled_clock_ghz, 0.05, 10.0)
+            _floats(self, ("throttled_clock_ghz",))
+        _check_str("thermal.notes", self.notes)
+        _floats(self, ("throttle_after_s",))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BudgetSpec:
+    """Pass/fail limits of a replay on this device.
+
+    Attributes
+    ----------
+    frame_deadline_ms : float or None
+        Per-frame deadline; ``None`` = one frame period, ``1000 / camera.fps``
+        (see `DeviceProfile.frame_deadline_ms`).
+    p99_frame_ms : float or None
+        Limit on the 99th-percentile per-frame latency; ``None`` = the deadline.
+    max_drop_fraction : float
+        Largest fraction of frames dropped other than by design (decimation).
+    max_deadline_miss_fraction : float
+        Largest fraction of processed frames that miss the deadline.
+    max_rss_mb : float
+        Resident-memory high-water mark limit, in MiB.
+    max_time_to_first_hr_s : float
+        Longest time from start to the first heart rate.
+    """
+
+    frame_deadline_ms: float | None = None
+    p99_frame_ms: float | None = None
+    max_drop_fraction: float = 0.01
+    max_deadline_miss_fraction: float = 0.01
+    max_rss_mb: float = 1000.0
+    max_time_to_first_hr_s: float = 13.0
+
+    def __post_init__(self) -> None:
+        for name in ("frame_deadline_ms", "p99_frame_ms"):
+            if getattr(self, name) is not None:
+                _check_range(f"budget.{name}", getattr(self, name), 0.1, 60_000)
+                _floats(self, (name,))
+        _check_range("budget.max_drop_fraction", self.max_drop_fraction, 0.0, 1.0)
+        _check_range("budget.max_deadline_miss_fraction", self.max_deadline_miss_fraction,
+                     0.0, 1.0)
+        _check_range("budget.max_rss_mb", self.max_rss_mb, 1.0, 1e6)
+        _check_range("budget.max_time_to_first_hr_s", self.max_time_to_first_hr_s, 0.1, 3600)
+        _floats(self, ("max_drop_fraction", "max_deadline_miss_fraction", "max_rss_mb",
+                       "max_time_to_first_hr_s"))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DeviceProfile:
+    """A device to simulate: board, camera, slowdown factors, jitter, thermal, budgets.
+
+    The defaults describe the host itself (factors 1, no jitter, no throttling).
+    Variants come from `dataclasses.replace` or `with_fps`.
+    """
+
+    name: str = "host"
+    description: str = ""
+    cores: int = 4
+    clock_ghz: float = 2.0
+    memory_mb: int = 4096
+    camera: CameraSpec = field(default_factory=CameraSpec)
+    factors: StageFactors = field(default_factory=StageFactors)
+    factors_source: FactorSources = field(default_factory=FactorSources)
+    jitter: JitterSpec = field(default_factory=JitterSpec)
+    thermal: ThermalSpec = field(default_factory=ThermalSpec)
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+
+    def __post_init__(self) -> None:
+        _check_str("name", self.name)
+        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
+            raise ConfigError(f"name must be non-empty letters, digits, '-', '_' or '.'; "
+                              f"got {self.name!r}")
+        _check_str("description", self.description)
+        _check_range("cores", self.cores, 1, 1024, integer=True)
+        _check_range("clock_ghz", self.clock_ghz, 0.05, 10.0)
+        _check_range("memory_mb", self.memory_mb, 16, 10_000_000, integer=True)
+        _floats(self, ("clock_ghz",))
+        throttled = self.thermal.throttled_clock_ghz
+        if throttled is not None and throttled > self.clock_ghz:
+            raise ConfigError(f"thermal.throttled_clock_ghz must be <= clock_ghz "
+                              f"({self.clock_ghz:g}); got {throttled:g}")
+
+    # -- derived budgets ---------------------------------------------------------------
+    @property
+    def frame_period_ms(self) -> float:
+        """``1000 / camera.fps``."""
+        return 1000.0 / self.camera.fps
+
+    @property
+    def frame_deadline_ms(self) -> float:
+        """The per-frame deadline: ``budget.frame_deadline_ms``, else one frame period."""
+        deadline = self.budget.frame_deadline_ms
+        return self.frame_period_ms if deadline is None else deadline
+
+    @property
+    def p99_frame_ms(self) -> float:
+        """The p99 per-frame latency limit: ``budget.p99_frame_ms``, else the deadline."""
+        limit = self.budget.p99_frame_ms
+        return self.frame_deadline_ms if limit is None else limit
+
+    def with_fps(self, fps: float) -> DeviceProfile:
+        """Copy with another camera frame rate (defaulted deadlines follow it)."""
+        return replace(self, camera=replace(self.camera, fps=fps))
+
+    # -- service-time model ------------------------------------------------------------
+    def factor(self, stage: str) -> float:
+        """Slowdown factor of a stage class (``"frame"``) or pipeline stage (``"track"``)."""
+        return getattr(self.factors, _stage_class(stage))
+
+    def thermal_multiplier(self, elapsed_s: float) -> float:
+        """``clock_ghz / throttled_clock_ghz`` once `elapsed_s` >= ``throttle_after_s``, else 1."""
+        throttled = self.thermal.throttled_clock_ghz
+        if throttled is None or elapsed_s < self.thermal.throttle_after_s:
+            return 1.0
+        return self.clock_ghz / throttled
+
+    def service_multiplier(self, stage: str, rng: np.random.Generator,
+                           elapsed_s: float = 0.0) -> float:
+        """Factor x lognormal jitter x thermal multiplier; draws one normal from `rng`."""
+        z = rng.standard_normal()
+        return self.factor(stage) * math.exp(self.jitter.sigma * z) * self.thermal_multiplier(
+            elapsed_s)
+
+    def os_noise_s(self, rng: np.random.Generator) -> float:
+        """An OS delay in seconds (mostly 0); always draws two uniforms from `rng`."""
+        hit, where = rng.random(2)
+        if hit >= self.jitter.os_noise_probability:
+            return 0.0
+        low, high = self.jitter.os_noise_ms
+        return (low + (high - low) * where) / 1000.0
+
+    def device_time_s(self, host_s: float, stage: str, rng: np.random.Generator,
+                      elapsed_s: float = 0.0) -> float:
+        """Turn a host time into a device time.
+
+        Parameters
+        ----------
+        host_s : float
+            Time the stage took on the host, in seconds.
+        stage : str
+            A stage class (`STAGE_CLASS_NAMES`) or pipeline stage (`STAGE_CLASSES`).
+        rng : np.random.Generator
+            Source of the jitter; each call draws exactly one normal and two uniforms,
+            so a seeded generator gives the same sequence whatever the outcomes.
+        elapsed_s : float
+            Device time since the workload started (for the thermal model).
+
+        Returns
+        -------
+        float
+            ``host_s * service_multiplier + os_noise_s``, in seconds.
+        """
+        return host_s * self.service_multiplier(stage, rng, elapsed_s) + self.os_noise_s(rng)
+
+    # -- files -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeviceProfile:
+        """Build from nested dicts as read from TOML; unknown or missing keys raise."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a device profile must be a table; got {type(data).__name__}")
+        missing = [k for k in ("name", "factors") if k not in data]
+        if missing:
+            raise ConfigError(f"device profile lacks {', '.join(missing)}")
+        factors = data["factors"]
+        if isinstance(factors, dict):
+            absent = [c for c in STAGE_CLASS_NAMES if c not in factors]
+            if absent:
+                raise ConfigError(f"[factors] lacks {', '.join(absent)} (every stage class "
+                                  f"needs a factor: {', '.join(STAGE_CLASS_NAMES)})")
+        return _from_dict(cls, data, prefix="")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> DeviceProfile:
+        """Read a profile from a TOML file."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read device profile {path}: {exc.strerror}") from None
+        return _parse(text, str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict, the inverse of `from_dict` (``None`` values are left out)."""
+        return _to_dict(self)
+
+    def to_toml(self) -> str:
+        """TOML text that `from_toml` reads back to an equal profile."""
+        data = self.to_dict()
+        lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+        for key, table in data.items():
+            if isinstance(table, dict):
+                lines += ["", f"[{key}]"]
+                lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _stage_class(stage: str) -> str:
+    if stage in STAGE_CLASS_NAMES:
+        return stage
+    if stage in STAGE_CLASSES:
+        return STAGE_CLASSES[stage]
+    raise _unknown("stage or stage class", stage, STAGE_CLASS_NAMES + tuple(STAGE_CLASSES))
+
+
+def _from_dict(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'profile'} must be a table; "
+                          f"got {type(data).__name__}")
+    known = [f.name for f in fields(cls)]
+    defaults = cls()
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            hint = difflib.get_close_matches(key, known, n=1)
+            extra = f"; did you mean '{prefix}{hint[0]}'?" if hint else ""
+            raise ConfigError(f"unknown device profile key '{prefix}{key}'{extra}")
+        default = getattr(defaults, key)
+        if is_dataclass(default):
+            kwargs[key] = _from_dict(type(default), value, prefix=f"{prefix}{key}.")
+        else:
+            kwargs[key] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value is not None:
+            out[f.name] = _to_dict(value) if is_dataclass(value) else value
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {type(value).__name__} {value!r} to TOML")
+
+
+def _parse(text: str, source: str) -> DeviceProfile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"device profile {source} is not valid TOML: {exc}") from None
+    try:
+        return DeviceProfile.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def load_profile(name_or_path: str | Path) -> DeviceProfile:
+    """Load a shipped profile by name (``"pi4"``) or a user's profile from a ``.toml`` path.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (with the shipped names and the closest match), an
+        unreadable file or an invalid profile.
+    """
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:
+        return DeviceProfile.from_toml(name_or_path)
+    if text not in SHIPPED_PROFILES:
+        hint = difflib.get_close_matches(text, SHIPPED_PROFILES, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ConfigError(f"unknown device profile {text!r}: shipped profiles are "
+                          f"{', '.join(SHIPPED_PROFILES)}, or give a path to a .toml file{extra}")
+    resource = resources.files("firmware_sim").joinpath("profiles", f"{text}.toml")
+    return _parse(resource.read_text(encoding="utf-8"), f"shipped profile {text}")

@@ -1,0 +1,182 @@
+"""Replay a clip through the real `edge.Pipeline` on a modelled device's clock.
+
+Frames are captured at the device's frame rate (seeded jitter), wait in the camera
+stack's queue (picamera2 keeps the newest frame; OpenCV's V4L2 backend is a FIFO of
+driver buffers that drops new frames when full), and are processed one at a time by
+the real pipeline, which sees only the frames that survive, with their capture
+timestamps — so drops change the readings the way they would on the device. Each
+stage's service time is the host cost model (`firmware_sim.costs`: work counters times
+unit costs) scaled by the device profile's factor and jitter, placed on a virtual
+clock: the same seed gives the same report whatever load the host is under. The host's
+own wall-clock times are measured too and reported apart, to check the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import edge
+from edge.pipeline import STAGES
+from firmware_sim.costs import UnitCosts, load_unit_costs, stage_host_seconds
+from firmware_sim.des import QueuePolicy, frame_times
+from firmware_sim.profiles import STAGE_CLASSES, DeviceProfile
+
+__all__ = ["STAGE_NAMES", "ReplayResult", "policy_for", "replay"]
+
+STAGE_NAMES = ("decode", *STAGES)
+RGB_CONVERSION_SHARE = 0.15
+"""Cost of delivering an RGB frame from a Pi camera (colour conversion only), as a share of
+an MJPG decode of the same size (USB cameras need the decode)."""
+CAPTURE_JITTER_S = 0.0005
+
+
+@dataclass
+class ReplayResult:
+    """Everything a replay measured; `firmware_sim.report` turns it into a report."""
+
+    profile: DeviceProfile
+    fps: float
+    seed: int
+    policy: QueuePolicy
+    arrival_s: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+    dropped: np.ndarray
+    drop_cause: np.ndarray
+    queue_depth: np.ndarray
+    stage_device_s: np.ndarray
+    """(n_frames, n_stages) modelled device seconds, NaN rows for dropped frames."""
+    stage_host_model_s: np.ndarray
+    stage_host_measured_s: np.ndarray
+    readings: list[tuple[float, edge.Reading]] = field(default_factory=list)
+    """(publication time on the device clock, reading)."""
+    truth_errors_bpm: list[float] = field(default_factory=list)
+    startup_host_s: dict[str, float] = field(default_factory=dict)
+    config: edge.PipelineConfig = field(default_factory=edge.PipelineConfig)
+
+
+def policy_for(profile: DeviceProfile) -> QueuePolicy:
+    """The queue of the profile's camera stack."""
+    camera = profile.camera
+    if camera.queue == "latest":
+        return QueuePolicy.latest()
+    return QueuePolicy.v4l2(camera.buffer_count)
+
+
+def _device_frames(frames: Iterable[tuple[np.ndarray, float]], arrivals: np.ndarray,
+                   ) -> Iterator[np.ndarray]:
+    """For each device capture time, the newest clip frame at or before it (hold)."""
+    it = iter(frames)
+    current, _ = next(it)
+    upcoming = next(it, None)
+    for a in arrivals:
+        while upcoming is not None and upcoming[1] <= a + 1e-9:
+            current = upcoming[0]
+            upcoming = next(it, None)
+        yield current
+
+
+def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
+           profile: DeviceProfile, fps: float | None = None, seed: int = 0,
+           config: edge.PipelineConfig | None = None, truth: object = None,
+           costs: UnitCosts | None = None, mjpg_camera: bool | None = None) -> ReplayResult:
+    """Replay `frames` (a clip's ``(frame_rgb, timestamp_s)``) on the modelled device.
+
+    Parameters
+    ----------
+    frames : iterable of (np.ndarray, float)
+        The clip, in order.
+    duration_s : float
+        Length of the clip in seconds.
+    profile : DeviceProfile
+        The device: factors, jitter, camera queue, budget.
+    fps : float, optional
+        Camera frame rate; default the profile's.
+    truth : firmware_sim.world.GroundTruth, optional
+        For the accuracy of the readings under load.
+    """
+    config = config or edge.PipelineConfig()
+    fps = float(fps or profile.camera.fps)
+    costs = costs or load_unit_costs()
+    mjpg = profile.camera.mjpeg_decode_on_cpu if mjpg_camera is None else mjpg_camera
+    rng = np.random.default_rng(seed)
+    n = max(1, int(duration_s * fps))
+    arrivals = frame_times(fps, n, jitter_s=CAPTURE_JITTER_S, seed=seed)
+    policy = policy_for(profile)
+    result = _empty_result(profile, fps, seed, policy, arrivals, config)
+    t0 = time.perf_counter()
+    pipe = edge.Pipeline(config)
+    pipe.warmup()
+    result.startup_host_s["pipeline_init_and_warmup_s"] = time.perf_counter() - t0
+    queue: deque[tuple[int, np.ndarray]] = deque()
+    free_at = -np.inf
+
+    def serve(i: int, frame: np.ndarray, start: float) -> float:
+        reading = pipe.push(frame, float(arrivals[i]))
+        result.stage_host_measured_s[i, 0] = 0.0  # frames come from memory: no decode here
+        result.stage_host_measured_s[i, 1:] = pipe.stage_s
+        pixels = frame.shape[0] * frame.shape[1]
+        host = stage_host_seconds(costs, pipe.work, frame_pixels=pixels)
+        host[0] *= 1.0 if mjpg else RGB_CONVERSION_SHARE
+        result.stage_host_model_s[i] = host
+        device = [profile.device_time_s(h, STAGE_CLASSES[name], rng, start)
+                  for h, name in zip(host, STAGE_NAMES, strict=True)]
+        result.stage_device_s[i] = device
+        end = start + float(np.sum(device))
+        result.start_s[i], result.end_s[i] = start, end
+        if reading is not None:
+            result.readings.append((end, reading))
+            _score(result, reading, truth, config)
+        return end
+
+    for i, frame in enumerate(_device_frames(frames, arrivals)):
+        a = arrivals[i]
+        while queue and free_at <= a:
+            j, fj = queue.popleft()
+            free_at = serve(j, fj, max(free_at, arrivals[j]))
+        result.queue_depth[i] = len(queue)
+        if not queue and free_at <= a:
+            free_at = serve(i, frame, a)
+        elif len(queue) < policy.capacity:
+            queue.append((i, frame.copy()))
+        elif policy.when_full == "drop_newest":
+            _drop(result, i, "queue_full_newest")
+        else:
+            j, _ = queue.popleft()
+            _drop(result, j, "queue_full_oldest")
+            queue.append((i, frame.copy()))
+    while queue:
+        j, fj = queue.popleft()
+        free_at = serve(j, fj, max(free_at, arrivals[j]))
+    pipe.close()
+    return result
+
+
+def _empty_result(profile: DeviceProfile, fps: float, seed: int, policy: QueuePolicy,
+                  arrivals: np.ndarray, config: edge.PipelineConfig) -> ReplayResult:
+    n, k = arrivals.size, len(STAGE_NAMES)
+    return ReplayResult(
+        profile=profile, fps=fps, seed=seed, policy=policy, arrival_s=arrivals,
+        start_s=np.full(n, np.nan), end_s=np.full(n, np.nan), dropped=np.zeros(n, bool),
+        drop_cause=np.full(n, "", dtype=object), queue_depth=np.zeros(n, np.int64),
+        stage_device_s=np.full((n, k), np.nan), stage_host_model_s=np.full((n, k), np.nan),
+        stage_host_measured_s=np.full((n, k), np.nan), config=config)
+
+
+def _drop(result: ReplayResult, i: int, cause: str) -> None:
+    result.dropped[i] = True
+    result.drop_cause[i] = cause
+
+
+def _score(result: ReplayResult, reading: edge.Reading, truth: object,
+           config: edge.PipelineConfig) -> None:
+    if truth is None or reading.heart_rate_bpm is None:
+        return
+    t = reading.timestamp_s
+    start = max(0.0, t - config.rppg.hr_window_s)
+    result.truth_errors_bpm.append(reading.heart_rate_bpm - truth.mean_heart_rate_bpm(start, t))

@@ -1,0 +1,100 @@
+"""``edge-vitals simulate VIDEO --device pi4``: does a device keep up with its camera?
+
+Replays the clip through the real pipeline on the device's modelled clock (see
+`firmware_sim.replay`) and prints the report; exit code 1 when a budget check fails,
+so that the command can gate CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import edge
+from edge.errors import ConfigError, InputError
+from firmware_sim.profiles import DeviceProfile, load_profile
+
+__all__ = ["add_arguments", "main"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``edge-vitals simulate``."""
+    parser.add_argument("video", help="video file (a world-simulator clip's .truth.csv beside "
+                        "it adds accuracy under load)")
+    parser.add_argument("--device", default="pi4",
+                        help="shipped profile (host, pi5, pi4, pi3bplus, zero2w) or a .toml file")
+    parser.add_argument("--fps", type=float, help="camera frame rate (default: the profile's)")
+    parser.add_argument("--budget", metavar="TOML", help="override the profile's [budget] keys")
+    parser.add_argument("--seed", type=int, default=0, help="seed of jitter and noise")
+    parser.add_argument("--config", metavar="TOML", help="pipeline config file")
+    parser.add_argument("--method", choices=edge.config.METHOD_NAMES)
+    parser.add_argument("--roi", choices=("face", "full"))
+    parser.add_argument("--heavy", action="store_true",
+                        help="face detection on every full-resolution frame (a stress case)")
+    parser.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    parser.add_argument("--md", metavar="FILE", help="write the report as Markdown")
+    parser.add_argument("--png", metavar="FILE", help="write a timeline plot (needs matplotlib)")
+
+
+def _pipeline_config(args: argparse.Namespace, width: int) -> edge.PipelineConfig:
+    config = edge.PipelineConfig.from_toml(args.config) if args.config else edge.PipelineConfig()
+    if args.method:
+        config = config.with_changes(rppg={"method": args.method})
+    if args.roi:
+        config = config.with_changes(roi={"mode": args.roi})
+    if args.heavy:
+        config = config.with_changes(roi={"detect_every_n_frames": 1, "detect_width_px": width})
+    return config
+
+
+def _profile(args: argparse.Namespace) -> DeviceProfile:
+
+    profile = load_profile(args.device)
+    if args.fps:
+        profile = profile.with_fps(args.fps)
+    if args.budget:
+        try:
+            overrides = tomllib.loads(Path(args.budget).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read budget file {args.budget}: {exc}") from None
+        overrides = overrides.get("budget", overrides)
+        try:
+            budget = dataclasses.replace(profile.budget, **overrides)
+        except TypeError as exc:
+            raise ConfigError(f"budget file {args.budget}: {exc}") from None
+        profile = dataclasses.replace(profile, budget=budget)
+    return profile
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the replay, print the Markdown report, return 1 if a budget fails."""
+    from edge.capture.video_file import VideoFileSource
+    from firmware_sim.replay import replay
+    from firmware_sim.report import build_report, to_markdown, write_timeline_png
+    from firmware_sim.world import GroundTruth
+
+    profile = _profile(args)
+    source = VideoFileSource(args.video)
+    if source.frame_count is None:
+        raise InputError(f"{args.video} does not say how many frames it has")
+    duration_s = source.frame_count / source.fps
+    width = source.width_px or 640
+    truth_path = Path(args.video).with_name(Path(args.video).stem + ".truth.csv")
+    truth = GroundTruth.from_csv(truth_path) if truth_path.is_file() else None
+    config = _pipeline_config(args, width)
+    with source:
+        result = replay(source, duration_s=duration_s, profile=profile, fps=args.fps,
+                        seed=args.seed, config=config, truth=truth)
+    report = build_report(result, clip=Path(args.video).name)
+    print(to_markdown(report), end="")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    if args.md:
+        Path(args.md).write_text(to_markdown(report), encoding="utf-8")
+    if args.png and write_timeline_png(result, args.png) is None:
+        print("edge-vitals: no plot: pip install matplotlib", file=sys.stderr)
+    return 0 if report["modelled"]["pass"] else 1
