@@ -40,7 +40,7 @@ class UnitCosts:
     push_overhead_s: float
     """Validation and Python bookkeeping of one `push` with no other work."""
     roi_per_pixel_s: float
-    """The numba ROI kernel, per pixel visited."""
+    """ROI sampling of a face box (the numba kernel and its wrapper), per pixel visited."""
     trace_per_sample_s: float
     """Resampling and the streaming POS projection, per uniform sample."""
     estimate_s: float
@@ -97,8 +97,8 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     import edge
     from edge.config import RoiConfig, RppgConfig
     from edge.heart_rate import HeartRateEstimator
-    from edge.kernels import _roi_sums
-    from edge.roi import FaceDetector
+    from edge.buffer import Resampler
+    from edge.roi import FaceDetector, RoiSampler
     from edge.rppg import PulseStream
     from firmware_sim.world import WorldConfig, make_clip
 
@@ -106,24 +106,28 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     cv2.setNumThreads(1)
     frame, _ = next(iter(make_clip(WorldConfig(duration_s=1.0, seed=1)).frames()))
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, 90])
+    _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, 90])
     pixels = frame.shape[0] * frame.shape[1]
     decode = _median_s(lambda: cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR),
                                             cv2.COLOR_BGR2RGB), repeats) / pixels
     detector = FaceDetector(detect_width_px=160)
-    detector.detect(frame)  # loads the cascade
+    face = detector.detect(frame)  # also loads the cascade
     detect = _median_s(lambda: detector._detect_at(frame, 0.25), repeats // 4) / (160 * 120)
-    face = detector.detect(frame)
     near = _median_s(lambda: detector.detect_near(frame, face), repeats // 4)
-    boxes = np.array([[200, 100, 400, 300]], dtype=np.int64)
-    sums = np.zeros((1, 4))
-    roi = _median_s(lambda: _roi_sums(frame, boxes, True, sums), repeats) / 40_000
+    sampler = RoiSampler(RoiConfig())
+    before = sampler.pixels_scanned
+    sampler.sample(frame, face)
+    roi_s = _median_s(lambda: sampler.sample(frame, face), repeats)
+    roi = roi_s / ((sampler.pixels_scanned - before) / (repeats + 2))  # per call: 1 + 1 + repeats
     stream = PulseStream("pos", fs=30.0, keep_s=24.0)
+    resampler = Resampler(fs=30.0, emit=stream.push)
     rng = np.random.default_rng(0)
-    for sample in 100.0 + rng.random((900, 3)):
-        stream.push(sample)
-    trace = _median_s(lambda: stream.push(np.array([100.0, 90.0, 80.0])), repeats)
+    for i, sample in enumerate(100.0 + rng.random((900, 3))):
+        resampler.push(i / 30.0, sample)
+    clock = iter(range(901, 10**9))
+    value = np.array([100.0, 90.0, 80.0])
+    trace = _median_s(lambda: resampler.push(next(clock) / 30.0, value), repeats)
     estimator = HeartRateEstimator(RppgConfig())
     estimate = _median_s(lambda: estimator.estimate(stream, 30.0), repeats // 4)
     pipe = edge.Pipeline(edge.PipelineConfig(roi=RoiConfig(mode="fixed", fixed_box=(0, 0, 2, 2))))

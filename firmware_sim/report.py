@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.types import Status
 from firmware_sim.replay import STAGE_NAMES, ReplayResult
-from firmware_sim.tail import summary_ms, tail_estimate
+from firmware_sim.tail import summary_ms
 
 __all__ = ["build_report", "to_markdown", "write_timeline_png"]
 
@@ -29,7 +29,8 @@ def _latency(result: ReplayResult, deadline_s: float) -> dict[str, Any]:
     done = ~result.dropped
     latency = (result.end_s - result.arrival_s)[done]
     late = latency > deadline_s
-    runs = np.diff(np.flatnonzero(np.diff(np.r_[0, late.astype(int), 0])))[::2] if late.any() else []
+    edges = np.flatnonzero(np.diff(np.r_[0, late.astype(int), 0]))
+    runs = edges[1::2] - edges[::2]  # lengths of the runs of consecutive misses
     return {"latency_ms": summary_ms(latency), "deadline_ms": _ms(deadline_s),
             "deadline_misses": int(late.sum()),
             "deadline_miss_fraction": float(late.mean()) if latency.size else 0.0,

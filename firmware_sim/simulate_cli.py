@@ -1,4 +1,4 @@
-"""``edge-vitals simulate VIDEO --device pi4``: does a device keep up with its camera?
+"""``edge-vitals simulate VIDEO --device pi4``: does a device keep up with its camera.
 
 Replays the clip through the real pipeline on the device's modelled clock (see
 `firmware_sim.replay`) and prints the report; exit code 1 when a budget check fails,
