@@ -95,9 +95,9 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     import cv2
 
     import edge
+    from edge.buffer import Resampler
     from edge.config import RoiConfig, RppgConfig
     from edge.heart_rate import HeartRateEstimator
-    from edge.buffer import Resampler
     from edge.roi import FaceDetector, RoiSampler
     from edge.rppg import PulseStream
     from firmware_sim.world import WorldConfig, make_clip
