@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("modelled", "wall"), default="modelled",
                         help="modelled: deterministic device clock (default); wall: frames "
                         "released at the real frame rate into a capture thread")
+    parser.add_argument("--host-check", action="store_true",
+                        help="add this machine's wall-clock measurements (cost-model check, "
+                        "startup, memory); they vary between runs")
     parser.add_argument("--json", metavar="FILE", help="write the report as JSON")
     parser.add_argument("--md", metavar="FILE", help="write the report as Markdown")
     parser.add_argument("--png", metavar="FILE", help="write a timeline plot (needs matplotlib)")
@@ -95,7 +98,7 @@ def main(args: argparse.Namespace) -> int:
     with source:
         result = replay(source, duration_s=duration_s, profile=profile, fps=args.fps,
                         seed=args.seed, config=config, truth=truth)
-    report = build_report(result, clip=Path(args.video).name)
+    report = build_report(result, clip=Path(args.video).name, host=args.host_check)
     print(to_markdown(report), end="")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

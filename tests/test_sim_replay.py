@@ -36,7 +36,7 @@ def test_same_seed_same_modelled_report_whatever_the_host_does(clip):
         _, second = run(clip, profile, seed=3)
     finally:
         busy.kill()
-    assert first["modelled"] == second["modelled"]
+    assert first == second  # the whole default report (host measurements are opt-in)
     _, other_seed = run(clip, profile, seed=4)
     assert other_seed["modelled"]["latency_ms"] != first["modelled"]["latency_ms"]
 
