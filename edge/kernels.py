@@ -314,3 +314,69 @@ def _local_maxima(x, out):  # pragma: no cover - compiled
         else:
             k += 1
     return count
+
+
+@njit(cache=True, nogil=True)
+def _kalman_step(  # pragma: no cover - compiled
+    x, P, dt, q, z, r, has_z, gate, x_prior, P_prior, stats  # noqa: N803 (P as in the literature)
+):
+    """One step of the constant-velocity scalar-rate Kalman filter, in place.
+
+    Predict over `dt` seconds, then (if `has_z`) a gated update with the measurement `z`
+    of variance `r`; the numpy reference is `edge.kalman.predict` / `edge.kalman.update`.
+
+    x : float64 (2,) state [rate, d rate/dt], posterior on return;
+    P : float64 (2, 2) state covariance, posterior on return;
+    x_prior, P_prior : float64 (2,), (2, 2), receive the predicted state and covariance;
+    stats : float64 (3,) receives innovation y, its variance S and y²/S (NaN without z).
+    Returns True when the measurement passed the gate y²/S <= `gate` and was used.
+    """
+    # Predict: x⁻ = F·x with F = [[1, dt], [0, 1]]
+    x0 = x[0] + dt * x[1]
+    x1 = x[1]
+    # P⁻ = F·P·Fᵀ + Q, Q = q·[[dt³/3, dt²/2], [dt²/2, dt]] (white-noise acceleration)
+    p00 = P[0, 0] + dt * (P[0, 1] + P[1, 0]) + dt * dt * P[1, 1] + q * dt * dt * dt / 3.0
+    p01 = P[0, 1] + dt * P[1, 1] + q * dt * dt / 2.0
+    p10 = P[1, 0] + dt * P[1, 1] + q * dt * dt / 2.0
+    p11 = P[1, 1] + q * dt
+    x_prior[0] = x0
+    x_prior[1] = x1
+    P_prior[0, 0] = p00
+    P_prior[0, 1] = p01
+    P_prior[1, 0] = p10
+    P_prior[1, 1] = p11
+    # Without a measurement (or when it is gated out) the posterior is the prior.
+    x[0] = x0
+    x[1] = x1
+    P[0, 0] = p00
+    P[0, 1] = p01
+    P[1, 0] = p10
+    P[1, 1] = p11
+    if not has_z:
+        stats[0] = np.nan
+        stats[1] = np.nan
+        stats[2] = np.nan
+        return False
+    # Innovation y = z - H·x⁻ and its variance S = H·P⁻·Hᵀ + R, with H = [1, 0]
+    y = z - x0
+    s = p00 + r
+    stats[0] = y
+    stats[1] = s
+    stats[2] = y * y / s
+    if y * y > gate * s:
+        return False
+    # Gain K = P⁻·Hᵀ / S; x = x⁻ + K·y
+    k0 = p00 / s
+    k1 = p10 / s
+    x[0] = x0 + k0 * y
+    x[1] = x1 + k1 * y
+    # Joseph form P = A·P⁻·Aᵀ + K·R·Kᵀ with A = I - K·H = [[1 - k0, 0], [-k1, 1]]
+    m00 = (1.0 - k0) * p00  # M = A·P⁻
+    m01 = (1.0 - k0) * p01
+    m10 = p10 - k1 * p00
+    m11 = p11 - k1 * p01
+    P[0, 0] = m00 * (1.0 - k0) + k0 * k0 * r  # P = M·Aᵀ + K·R·Kᵀ
+    P[0, 1] = m01 - m00 * k1 + k0 * k1 * r
+    P[1, 0] = m10 * (1.0 - k0) + k1 * k0 * r
+    P[1, 1] = m11 - m10 * k1 + k1 * k1 * r
+    return True

