@@ -6,7 +6,12 @@ spectral rate, as ``scipy.signal.find_peaks(distance=...)``), refined to sub-sam
 timing by parabolic interpolation, inter-beat intervals (IBI) kept within 0.29-2 s
 and within 30 % of their local median (algorithms §3.4); HR = 60 / mean(IBI), which
 is the definition an ECG R-R reference uses. Otherwise it falls back to the spectral
-peak. SDNN and RMSSD are given for at least 30 s of mostly clean beats.
+peak. SDNN and RMSSD are given for at least 30 s of mostly clean beats, over
+normal-to-normal intervals: both beats match the mean beat (template correlation
+>= 0.86, Orphanidou et al., "Signal-quality indices for the electrocardiogram and
+photoplethysmogram", IEEE JBHI 19(3), 2015) and the interval is within 20 % of the
+median of the accepted intervals around it (ectopic beats out, Task Force 1996).
+The breathing rate comes from the same beats (`edge.breathing`, >= 30 s).
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ class PulseAnalysis:
     heart_rate_bpm : float or None
         Mean heart rate; ``None`` when the waveform shows no pulse.
     breathing_rate_bpm : float or None
-        Breathing rate (not estimated by this version: always ``None``).
+        Breathing rate in breaths/min from the respiratory modulations of the beats
+        (Smart Fusion, `edge.breathing`); ``None`` under 30 s or when they disagree.
     sdnn_ms, rmssd_ms : float or None
         HRV over the clean beats, for >= 30 s of mostly clean beats; else ``None``.
     quality : float

@@ -49,6 +49,45 @@ def test_heart_rate_from_ppg_matches_the_ecg(shared_data, name, fs, ppg, ecg):
     assert abs(result.beats_s.size - r_peaks.size) <= 0.02 * r_peaks.size + 2
 
 
+def nn_hrv_ms(beats_s):
+    """SDNN and RMSSD (ms) over normal-to-normal intervals.
+
+    NN = R-R within 20 % of the median of the 11 around it (ectopic beats and R-peak
+    misplacements removed, as HRV standards require); RMSSD over successive NN pairs.
+    """
+    rr = np.diff(beats_s)
+    median = ss.medfilt(rr, 11)
+    nn = np.abs(rr - median) <= 0.2 * median
+    pairs = nn[1:] & nn[:-1]
+    return 1000 * np.std(rr[nn], ddof=1), 1000 * np.sqrt(np.mean(np.diff(rr)[pairs] ** 2))
+
+
+@pytest.mark.parametrize(("name", "fs", "ppg", "ecg"), RECORDS)
+def test_hrv_from_ppg_matches_the_ecg(shared_data, name, fs, ppg, ecg):
+    data = load_columns(shared_data / name)
+    sdnn_ecg, rmssd_ecg = nn_hrv_ms(ecg_r_peaks(data[ecg], fs) / fs)
+    result = analyze_pulse(data[ppg], fs=fs)
+    assert result.sdnn_ms == pytest.approx(sdnn_ecg, rel=0.10)
+    assert result.rmssd_ms == pytest.approx(rmssd_ecg, rel=0.20)
+
+
+def test_hrv_ignores_an_ectopic_beat(rng):
+    fs = 100.0
+    beats = np.cumsum(rng.normal(0.8, 0.02, 60))
+    beats[30] -= 0.25  # premature beat: short interval, then a compensatory long one
+    t = np.arange(0, beats[-1] + 1, 1 / fs)
+    wave = sum(np.exp(-0.5 * ((t - b) / 0.06) ** 2) for b in beats)
+    result = analyze_pulse(wave + 0.01 * rng.standard_normal(t.size), fs=fs)
+    rr = np.diff(beats)
+    nn = np.ones(rr.size, dtype=bool)
+    nn[[29, 30]] = False  # the two intervals that touch the ectopic beat
+    pairs = nn[1:] & nn[:-1]
+    sdnn = 1000 * np.std(rr[nn], ddof=1)
+    rmssd = 1000 * np.sqrt(np.mean(np.diff(rr)[pairs] ** 2))
+    assert result.sdnn_ms == pytest.approx(sdnn, rel=0.1)
+    assert result.rmssd_ms == pytest.approx(rmssd, rel=0.2)  # the ectopic pair adds ~100 ms
+
+
 def test_synthetic_pulse_with_known_beats(rng):
     fs = 50.0
     beats = np.cumsum(rng.normal(0.8, 0.03, 80))  # ~75 bpm with variability
