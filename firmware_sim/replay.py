@@ -136,7 +136,8 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
             _score(result, reading, truth, config)
         return end
 
-    for i, frame in enumerate(_device_frames(frames, arrivals)):
+    nominal = np.arange(n) / fps  # which clip frame is captured: jitter only moves time
+    for i, frame in enumerate(_device_frames(frames, nominal)):
         a = arrivals[i]
         while queue and free_at <= a:
             j, fj = queue.popleft()
