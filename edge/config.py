@@ -15,15 +15,23 @@ from typing import Any
 
 from edge.errors import ConfigError
 
-__all__ = ["METHOD_NAMES", "ROI_MODES", "PipelineConfig", "RoiConfig", "RppgConfig"]
+__all__ = ["METHOD_NAMES", "ROI_MODES", "PipelineConfig", "RoiConfig", "RppgConfig",
+           "check_range"]
 
 METHOD_NAMES = ("pos", "chrom", "green", "lgi", "pbv", "omit")
 ROI_MODES = ("face", "full", "fixed")
 
 
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
-        raise ConfigError(f"{name} must be a number in [{low}, {high}]; got {value!r}")
+def check_range(name: str, value: float, low: float, high: float, *,
+                open_low: bool = False) -> None:
+    """Raise `ConfigError` unless `value` is a number in [low, high] ((low, high] if
+    `open_low`); the message names the field, the range and the value.
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and (low < value if open_low else low <= value) and value <= high
+    if not ok:
+        bracket = "(" if open_low else "["
+        raise ConfigError(f"{name} must be a number in {bracket}{low}, {high}]; got {value!r}")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -67,9 +75,9 @@ class RoiConfig:
 
     def __post_init__(self) -> None:
         _check_choice("roi.mode", self.mode, ROI_MODES)
-        _check_range("roi.detect_every_n_frames", self.detect_every_n_frames, 1, 10_000)
-        _check_range("roi.detect_width_px", self.detect_width_px, 64, 4096)
-        _check_range("roi.box_smoothing", self.box_smoothing, 0.01, 1.0)
+        check_range("roi.detect_every_n_frames", self.detect_every_n_frames, 1, 10_000)
+        check_range("roi.detect_width_px", self.detect_width_px, 64, 4096)
+        check_range("roi.box_smoothing", self.box_smoothing, 0.01, 1.0)
         if self.mode == "fixed":
             box = self.fixed_box
             if box is None or len(box) != 4 or min(box[2:]) <= 0 or min(box[:2]) < 0:
@@ -129,15 +137,15 @@ class RppgConfig:
 
     def __post_init__(self) -> None:
         _check_choice("rppg.method", self.method, METHOD_NAMES)
-        _check_range("rppg.sample_rate_hz", self.sample_rate_hz, 8.0, 240.0)
-        _check_range("rppg.projection_window_s", self.projection_window_s, 0.5, 5.0)
-        _check_range("rppg.hr_window_s", self.hr_window_s, 4.0, 120.0)
-        _check_range("rppg.long_window_s", self.long_window_s, self.hr_window_s, 120.0)
-        _check_range("rppg.min_window_s", self.min_window_s, 3.0, self.hr_window_s)
-        _check_range("rppg.output_interval_s", self.output_interval_s, 0.05, 60.0)
-        _check_range("rppg.min_snr_db", self.min_snr_db, -30.0, 30.0)
-        _check_range("rppg.max_band_luma_fraction", self.max_band_luma_fraction, 0.0001, 1.0)
-        _check_range("rppg.max_gap_s", self.max_gap_s, 0.1, 60.0)
+        check_range("rppg.sample_rate_hz", self.sample_rate_hz, 8.0, 240.0)
+        check_range("rppg.projection_window_s", self.projection_window_s, 0.5, 5.0)
+        check_range("rppg.hr_window_s", self.hr_window_s, 4.0, 120.0)
+        check_range("rppg.long_window_s", self.long_window_s, self.hr_window_s, 120.0)
+        check_range("rppg.min_window_s", self.min_window_s, 3.0, self.hr_window_s)
+        check_range("rppg.output_interval_s", self.output_interval_s, 0.05, 60.0)
+        check_range("rppg.min_snr_db", self.min_snr_db, -30.0, 30.0)
+        check_range("rppg.max_band_luma_fraction", self.max_band_luma_fraction, 0.0001, 1.0)
+        check_range("rppg.max_gap_s", self.max_gap_s, 0.1, 60.0)
         low, high = self.band_bpm
         nyquist_bpm = 30.0 * self.sample_rate_hz
         if not 20.0 <= low < high <= min(300.0, nyquist_bpm):

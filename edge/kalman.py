@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.config import check_range
 from edge.errors import ConfigError, InputError
 from edge.kernels import _kalman_step
 
@@ -51,14 +52,6 @@ __all__ = [
 
 H = np.array([[1.0, 0.0]])
 """Measurement matrix: only the rate is observed."""
-
-
-def _check(name: str, value: float, low: float, high: float, *, open_low: bool = False) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = ok and (low < value if open_low else low <= value) and value <= high
-    if not ok:
-        bracket = "(" if open_low else "["
-        raise ConfigError(f"{name} must be a number in {bracket}{low}, {high}]; got {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,11 +92,11 @@ class KalmanConfig:
     initial_slope_var: float = 1.0
 
     def __post_init__(self) -> None:
-        _check("kalman.q", self.q, 0.0, 1e6)
-        _check("kalman.r0", self.r0, 0.0, 1e9, open_low=True)
-        _check("kalman.r_min", self.r_min, 0.0, 1e9, open_low=True)
-        _check("kalman.r_max", self.r_max, self.r_min, 1e9)
-        _check("kalman.gate", self.gate, 0.0, math.inf, open_low=True)
+        check_range("kalman.q", self.q, 0.0, 1e6)
+        check_range("kalman.r0", self.r0, 0.0, 1e9, open_low=True)
+        check_range("kalman.r_min", self.r_min, 0.0, 1e9, open_low=True)
+        check_range("kalman.r_max", self.r_max, self.r_min, 1e9)
+        check_range("kalman.gate", self.gate, 0.0, math.inf, open_low=True)
         if not isinstance(self.reinit_after, int) or isinstance(self.reinit_after, bool) or (
             not 1 <= self.reinit_after <= 1000
         ):
@@ -111,8 +104,8 @@ class KalmanConfig:
                 f"kalman.reinit_after must be an integer in [1, 1000]; got {self.reinit_after!r}"
             )
         if self.initial_rate_var is not None:
-            _check("kalman.initial_rate_var", self.initial_rate_var, 0.0, 1e9, open_low=True)
-        _check("kalman.initial_slope_var", self.initial_slope_var, 0.0, 1e9)
+            check_range("kalman.initial_rate_var", self.initial_rate_var, 0.0, 1e9, open_low=True)
+        check_range("kalman.initial_slope_var", self.initial_slope_var, 0.0, 1e9)
 
 
 def measurement_variance(
