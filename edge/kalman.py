@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.config import check_range
-from edge.errors import ConfigError, InputError
+from edge.config import KalmanConfig
+from edge.errors import InputError
 from edge.kernels import _kalman_step
 
 __all__ = [
@@ -52,60 +52,6 @@ __all__ = [
 
 H = np.array([[1.0, 0.0]])
 """Measurement matrix: only the rate is observed."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class KalmanConfig:
-    """Tuning of a `ScalarKalman`; "unit" is the rate's unit (bpm for heart rate).
-
-    Attributes
-    ----------
-    q : float
-        Process noise intensity (white-noise acceleration), in (unit/s²)²/s. About
-        0.5-2 (bpm/s²)²/s at rest, larger during exercise (§3.3). 0 allows no
-        change of slope.
-    r0 : float
-        Measurement variance at 0 dB SNR, in unit²: R = r0·10^(-snr_db/10).
-    r_min, r_max : float
-        Clip range of the measurement variance, in unit². A 0-1 quality maps onto it
-        geometrically (quality 1 -> r_min, 0 -> r_max), see `measurement_variance`.
-    gate : float
-        Largest normalised squared innovation y²/S that is accepted (9 = 3σ); ``inf``
-        turns gating off.
-    reinit_after : int
-        Re-initialise from the measurement after this many gated-out ones in a row.
-    initial_rate_var : float or None
-        Variance of the rate after (re-)initialisation, in unit²; ``None`` uses the
-        initialising measurement's variance R.
-    initial_slope_var : float
-        Variance of the slope after (re-)initialisation, in (unit/s)²; the slope starts
-        at 0.
-    """
-
-    q: float = 1.0
-    r0: float = 10.0
-    r_min: float = 1.0
-    r_max: float = 400.0
-    gate: float = 9.0
-    reinit_after: int = 5
-    initial_rate_var: float | None = None
-    initial_slope_var: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_range("kalman.q", self.q, 0.0, 1e6)
-        check_range("kalman.r0", self.r0, 0.0, 1e9, open_low=True)
-        check_range("kalman.r_min", self.r_min, 0.0, 1e9, open_low=True)
-        check_range("kalman.r_max", self.r_max, self.r_min, 1e9)
-        check_range("kalman.gate", self.gate, 0.0, math.inf, open_low=True)
-        if not isinstance(self.reinit_after, int) or isinstance(self.reinit_after, bool) or (
-            not 1 <= self.reinit_after <= 1000
-        ):
-            raise ConfigError(
-                f"kalman.reinit_after must be an integer in [1, 1000]; got {self.reinit_after!r}"
-            )
-        if self.initial_rate_var is not None:
-            check_range("kalman.initial_rate_var", self.initial_rate_var, 0.0, 1e9, open_low=True)
-        check_range("kalman.initial_slope_var", self.initial_slope_var, 0.0, 1e9)
 
 
 def measurement_variance(

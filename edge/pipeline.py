@@ -22,6 +22,7 @@ from edge.buffer import Resampler
 from edge.config import PipelineConfig
 from edge.errors import ConfigError
 from edge.heart_rate import HeartRateEstimator
+from edge.kalman import ScalarKalman
 from edge.roi import RoiSampler, RoiTracker
 from edge.rppg import PulseStream
 from edge.types import Box, Reading, Status
@@ -67,6 +68,7 @@ class Pipeline:
         self.stream = PulseStream(rppg.method, fs=self.fs, window_s=rppg.projection_window_s,
                                   keep_s=rppg.long_window_s + 2 * rppg.projection_window_s)
         self.heart_rate = HeartRateEstimator(rppg)
+        self.hr_tracker = ScalarKalman(config.kalman) if config.kalman.enabled else None
         self.resampler = Resampler(fs=self.fs, emit=self.stream.push)
         self._gain = np.ones(3)
         self._new_rgb = np.zeros(3)
@@ -87,6 +89,8 @@ class Pipeline:
         self._next_output_t: float | None = None
         self._resync = False
         self.heart_rate.reset()
+        if self.hr_tracker is not None:
+            self.hr_tracker.reset()
 
     def _restart_signal(self) -> None:
         self.resampler.reset()
@@ -104,6 +108,9 @@ class Pipeline:
         extract_pulse(rgb, fs=30.0, method=self.config.rppg.method)
         frame = np.full((64, 64, 3), 128, dtype=np.uint8)
         RoiSampler(self.config.roi).sample(frame, Box(0, 0, 64, 64))
+        tracker = ScalarKalman(self.config.kalman)
+        tracker.update(0.0, 70.0, snr_db=3.0)
+        tracker.update(1.0, 71.0, snr_db=3.0)
         if self.config.roi.mode == "face":
             self.tracker.detector.detect(frame)
 
@@ -214,9 +221,28 @@ class Pipeline:
             return Reading(timestamp_s=t, status=status, face_box=box)
         self._resync = False
         hr = self.heart_rate.estimate(self.stream, t)
-        status = Status.OK if hr.heart_rate_bpm is not None else Status.LOW_QUALITY
-        return Reading(timestamp_s=t, heart_rate_bpm=hr.heart_rate_bpm, quality=hr.quality,
-                       status=status, face_box=box)
+        rate = self._track(t, hr.heart_rate_bpm, hr.snr_db)
+        status = Status.OK if rate is not None else Status.LOW_QUALITY
+        quality = hr.quality if rate is not None else 0.0
+        return Reading(timestamp_s=t, heart_rate_bpm=rate, quality=quality, status=status,
+                       face_box=box)
+
+    def _track(self, t: float, rate_bpm: float | None, snr_db: float) -> float | None:
+        """The Kalman-tracked heart rate, or ``None``.
+
+        A missing estimate only advances the tracker (no extrapolated value comes out);
+        an estimate the innovation gate rejects comes out as ``None`` too, until repeated
+        rejections re-initialise the tracker on the new rate.
+        """
+        if self.hr_tracker is None:
+            return rate_bpm
+        if rate_bpm is None:
+            self.hr_tracker.update(t, None)
+            return None
+        tracked = self.hr_tracker.update(t, rate_bpm, snr_db=snr_db)
+        if tracked is None or not (tracked.accepted or tracked.reinitialised):
+            return None
+        return tracked.rate
 
 
 def _with_latency(reading: Reading, latency_ms: float) -> Reading:

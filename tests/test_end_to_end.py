@@ -74,3 +74,15 @@ def test_strong_in_band_motion_withholds_rather_than_guesses():
     errors, statuses = heart_rate_errors(world)
     assert all(abs(e) <= 5.0 for e in errors)  # whatever comes out is right ...
     assert statuses.count(edge.Status.LOW_QUALITY) >= len(statuses) // 2  # ... mostly nothing
+
+
+def test_kalman_tracking_when_enabled_stays_on_the_truth_and_rejects_outliers():
+    config = edge.PipelineConfig().with_changes(kalman={"enabled": True})
+    world = dataclasses.replace(BASE, heart_rate_bpm=72.0, heart_rate_end_bpm=96.0, seed=9)
+    errors, statuses = heart_rate_errors(world, config)
+    assert errors.size >= 8 and np.mean(np.abs(errors)) <= 2.0
+    pipe = edge.Pipeline(config)
+    assert pipe._track(20.0, 80.0, 6.0) == pytest.approx(80.0)  # first value initialises
+    assert pipe._track(21.0, 160.0, 6.0) is None  # a harmonic jump is gated out
+    assert pipe._track(22.0, 80.5, 6.0) == pytest.approx(80.5, abs=0.5)
+    assert pipe._track(23.0, None, 0.0) is None  # no estimate: nothing extrapolated
