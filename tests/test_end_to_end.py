@@ -79,7 +79,7 @@ def test_strong_in_band_motion_withholds_rather_than_guesses():
 def test_kalman_tracking_when_enabled_stays_on_the_truth_and_rejects_outliers():
     config = edge.PipelineConfig().with_changes(kalman={"enabled": True})
     world = dataclasses.replace(BASE, heart_rate_bpm=72.0, heart_rate_end_bpm=96.0, seed=9)
-    errors, statuses = heart_rate_errors(world, config)
+    errors, _ = heart_rate_errors(world, config)
     assert errors.size >= 8 and np.mean(np.abs(errors)) <= 2.0
     pipe = edge.Pipeline(config)
     assert pipe._track(20.0, 80.0, 6.0) == pytest.approx(80.0)  # first value initialises
