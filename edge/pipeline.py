@@ -108,9 +108,10 @@ class Pipeline:
         extract_pulse(rgb, fs=30.0, method=self.config.rppg.method)
         frame = np.full((64, 64, 3), 128, dtype=np.uint8)
         RoiSampler(self.config.roi).sample(frame, Box(0, 0, 64, 64))
-        tracker = ScalarKalman(self.config.kalman)
-        tracker.update(0.0, 70.0, snr_db=3.0)
-        tracker.update(1.0, 71.0, snr_db=3.0)
+        if self.hr_tracker is not None:
+            tracker = ScalarKalman(self.config.kalman)
+            tracker.update(0.0, 70.0, snr_db=3.0)
+            tracker.update(1.0, 71.0, snr_db=3.0)
         if self.config.roi.mode == "face":
             self.tracker.detector.detect(frame)
 
