@@ -184,9 +184,10 @@ class RoiTracker:
             return
         self._misses = 0
         new = np.array(found.to_list(), dtype=np.float64)
-        if self._box is None or _overlap(self._box, new) < 0.3:
+        iou = 0.0 if self._box is None else _overlap(self._box, new)
+        if iou < 0.3:
             self._box = new
-        elif _overlap(self._box, new) < STILL_IOU:
+        elif iou < STILL_IOU:
             a = self.config.box_smoothing
             self._box = (1.0 - a) * self._box + a * new
         # else: the face has not really moved; keeping the box avoids a step in the ROI
@@ -234,15 +235,15 @@ class RoiSampler:
         """Mean (R, G, B) of the usable pixels, or ``None`` if too few are usable."""
         if self.whole_box:
             self._boxes[0] = (box.x, box.y, box.x + box.width, box.y + box.height)
+            self.pixels_scanned += box.width * box.height
         else:
-            for i, (x0, y0, x1, y1) in enumerate(self._fractions):
-                self._boxes[i, 0] = box.x + int(x0 * box.width)
-                self._boxes[i, 1] = box.y + int(y0 * box.height)
-                self._boxes[i, 2] = box.x + math.ceil(x1 * box.width)
-                self._boxes[i, 3] = box.y + math.ceil(y1 * box.height)
+            for i, (fx0, fy0, fx1, fy1) in enumerate(self._fractions):
+                x0, y0 = box.x + int(fx0 * box.width), box.y + int(fy0 * box.height)
+                x1 = box.x + math.ceil(fx1 * box.width)
+                y1 = box.y + math.ceil(fy1 * box.height)
+                self._boxes[i] = (x0, y0, x1, y1)
+                self.pixels_scanned += (x1 - x0) * (y1 - y0)
         _roi_sums(frame, self._boxes, self.skin_mask, self._sums)
-        b = self._boxes
-        self.pixels_scanned += int(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).sum())
         total = self._sums.sum(axis=0)
         if total[3] < MIN_USABLE_PIXELS:
             return None

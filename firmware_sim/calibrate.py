@@ -38,9 +38,21 @@ from firmware_sim.profiles import (
     load_profile,
 )
 
-__all__ = ["BENCHMARKS", "MEASURED_CLASSES", "add_arguments", "calibrate_device",
-           "detect_board", "format_table", "load_host_reference", "machine_facts", "main",
-           "measure_host_reference", "run_microbenchmarks", "write_host_reference"]
+__all__ = [
+    "BENCHMARKS",
+    "MEASURED_CLASSES",
+    "add_arguments",
+    "calibrate_device",
+    "detect_board",
+    "format_table",
+    "load_host_reference",
+    "machine_facts",
+    "main",
+    "measure_host_reference",
+    "median_call_s",
+    "run_microbenchmarks",
+    "write_host_reference",
+]
 
 FRAME_SHAPE = (480, 640, 3)
 REFERENCE = "host_reference.json"
@@ -148,14 +160,15 @@ def run_microbenchmarks(*, repeats: int = 50, warmup: int = 5) -> dict[str, floa
         if pinned:
             os.sched_setaffinity(0, {min(affinity)})
         cv2.setNumThreads(1)
-        return {name: _median_s(setup(), repeats, warmup) for name, setup in BENCHMARKS.items()}
+        return {name: median_call_s(setup(), repeats, warmup) for name, setup in BENCHMARKS.items()}
     finally:
         cv2.setNumThreads(threads)
         if pinned:
             os.sched_setaffinity(0, affinity)
 
 
-def _median_s(call: Callable[[], object], repeats: int, warmup: int) -> float:
+def median_call_s(call: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median seconds of `repeats` calls of `call`, after `warmup` untimed calls."""
     for _ in range(warmup):
         call()
     clock = time.perf_counter_ns

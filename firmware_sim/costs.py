@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -80,16 +79,6 @@ def load_unit_costs(path: str | Path | None = None) -> UnitCosts:
     return UnitCosts(**json.loads(text))
 
 
-def _median_s(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     """Measure the unit costs on this machine (one core, OpenCV single-threaded)."""
     import cv2
@@ -100,6 +89,7 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     from edge.heart_rate import HeartRateEstimator
     from edge.roi import FaceDetector, RoiSampler
     from edge.rppg import PulseStream
+    from firmware_sim.calibrate import machine_facts, median_call_s
     from firmware_sim.world import WorldConfig, make_clip
 
     if hasattr(os, "sched_setaffinity"):
@@ -109,16 +99,16 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
                            [cv2.IMWRITE_JPEG_QUALITY, 90])
     pixels = frame.shape[0] * frame.shape[1]
-    decode = _median_s(lambda: cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR),
+    decode = median_call_s(lambda: cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR),
                                             cv2.COLOR_BGR2RGB), repeats) / pixels
     detector = FaceDetector(detect_width_px=160)
     face = detector.detect(frame)  # also loads the cascade
-    detect = _median_s(lambda: detector._detect_at(frame, 0.25), repeats // 4) / (160 * 120)
-    near = _median_s(lambda: detector.detect_near(frame, face), repeats // 4)
+    detect = median_call_s(lambda: detector._detect_at(frame, 0.25), repeats // 4) / (160 * 120)
+    near = median_call_s(lambda: detector.detect_near(frame, face), repeats // 4)
     sampler = RoiSampler(RoiConfig())
     before = sampler.pixels_scanned
     sampler.sample(frame, face)
-    roi_s = _median_s(lambda: sampler.sample(frame, face), repeats)
+    roi_s = median_call_s(lambda: sampler.sample(frame, face), repeats)
     roi = roi_s / ((sampler.pixels_scanned - before) / (repeats + 2))  # per call: 1 + 1 + repeats
     stream = PulseStream("pos", fs=30.0, keep_s=24.0)
     resampler = Resampler(fs=30.0, emit=stream.push)
@@ -127,28 +117,18 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
         resampler.push(i / 30.0, sample)
     clock = iter(range(901, 10**9))
     value = np.array([100.0, 90.0, 80.0])
-    trace = _median_s(lambda: resampler.push(next(clock) / 30.0, value), repeats)
+    trace = median_call_s(lambda: resampler.push(next(clock) / 30.0, value), repeats)
     estimator = HeartRateEstimator(RppgConfig())
-    estimate = _median_s(lambda: estimator.estimate(stream, 30.0), repeats // 4)
+    estimate = median_call_s(lambda: estimator.estimate(stream, 30.0), repeats // 4)
     pipe = edge.Pipeline(edge.PipelineConfig(roi=RoiConfig(mode="fixed", fixed_box=(0, 0, 2, 2))))
     tick = iter(range(1, 10**9))
     tiny = np.zeros((8, 8, 3), np.uint8)
-    overhead = _median_s(lambda: pipe.push(tiny, next(tick) * 1e-4), repeats)
+    overhead = median_call_s(lambda: pipe.push(tiny, next(tick) * 1e-4), repeats)
     return UnitCosts(decode_per_pixel_s=decode, detector_per_pixel_s=detect,
                      near_detection_s=near, push_overhead_s=overhead,
                      roi_per_pixel_s=roi, trace_per_sample_s=trace, estimate_s=estimate,
-                     host=f"{_cpu_model()} ({platform.machine()})",
+                     host=f"{machine_facts()['cpu']} ({platform.machine()})",
                      measured=time.strftime("%Y-%m-%d"))
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":  # regenerate the shipped reference: python -m firmware_sim.costs

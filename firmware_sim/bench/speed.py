@@ -24,7 +24,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -334,17 +333,15 @@ def bench_peers(clip: Path, root: Path) -> list[dict[str, object]]:
 
 # -- report --------------------------------------------------------------------------
 def machine_facts() -> dict[str, object]:
-    """CPU model, cores, Python and library versions, ``OPENBLAS_CORETYPE``."""
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    models = re.findall(r"^model name\s*:\s*(.*)$", cpuinfo, flags=re.M)
-    facts: dict[str, object] = {"cpu": models[0] if models else platform.processor(),
-                                "cores_online": os.cpu_count(), "cores_used": 1,
-                                "python": platform.python_version()}
-    for dist in ("numpy", "numba", "onnxruntime", "opencv-python-headless"):
-        try:
-            facts[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            facts[dist] = None
+    """`firmware_sim.calibrate.machine_facts` plus onnxruntime, cores used, OPENBLAS_CORETYPE."""
+    from firmware_sim.calibrate import machine_facts as base_facts
+
+    facts: dict[str, object] = {**base_facts(), "cores_used": 1}
+    facts["opencv-python-headless"] = facts.pop("opencv")
+    try:
+        facts["onnxruntime"] = metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:
+        facts["onnxruntime"] = None
     facts["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE")
     return facts
 
