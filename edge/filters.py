@@ -19,6 +19,10 @@ from edge.validate import valid_fs, valid_signal
 __all__ = ["bandpass", "butter_bandpass_sos", "sosfilt", "sosfiltfilt"]
 
 
+MIN_RELATIVE_EDGE = 1e-5
+"""Lowest band edge as a fraction of fs: below it the design loses float64 precision."""
+
+
 @lru_cache(maxsize=32)
 def _design(low_hz: float, high_hz: float, fs: float, order: int) -> np.ndarray:
     # Analog Butterworth low-pass prototype poles on the unit circle, left half-plane.
@@ -81,7 +85,14 @@ def butter_bandpass_sos(low_hz: float, high_hz: float, *, fs: float, order: int 
         )
     if not 1 <= int(order) <= 8:
         raise InputError(f"order must be in 1..8; got {order}")
-    return _design(float(low_hz), float(high_hz), fs, int(order)).copy()
+    if low_hz < MIN_RELATIVE_EDGE * fs:
+        raise InputError(f"low_hz must be at least {MIN_RELATIVE_EDGE:g} * fs = "
+                         f"{MIN_RELATIVE_EDGE * fs:g} Hz for a stable design; got {low_hz:g}")
+    with np.errstate(all="ignore"):
+        sos = _design(float(low_hz), float(high_hz), fs, int(order)).copy()
+    if not np.all(np.isfinite(sos)):
+        raise InputError(f"no stable band-pass for {low_hz:g}-{high_hz:g} Hz at fs = {fs:g} Hz")
+    return sos
 
 
 def sosfilt(sos: np.ndarray, signal: np.ndarray) -> np.ndarray:

@@ -14,6 +14,15 @@ from edge.errors import InputError
 __all__ = ["valid_frame", "valid_fs", "valid_signal", "valid_timestamp"]
 
 MIN_FRAME_PX = 8
+MAX_TIMESTAMP_S = 1e12
+"""Largest |timestamp_s| accepted (31,700 years). Beyond it a float64 cannot resolve a
+frame period (at 1e15 s one step is 0.125 s), and nanosecond or microsecond clocks passed
+as seconds land there."""
+MIN_FS_HZ, MAX_FS_HZ = 1e-3, 1e6
+"""Sampling rates accepted: durations (n / fs) and window lengths in samples (s * fs) must
+stay representable; a denormal rate would make them infinite."""
+MAX_SIGNAL_ABS = 1e100
+"""Largest |value| of a signal: its squares and their sums stay finite."""
 
 
 def _describe(x: Any) -> str:
@@ -54,6 +63,11 @@ def valid_timestamp(timestamp_s: Any, last_s: float | None) -> float:
         ) from None
     if not math.isfinite(t):
         raise InputError(f"timestamp_s must be finite; got {t}")
+    if abs(t) > MAX_TIMESTAMP_S:
+        raise InputError(
+            f"timestamp_s must be in seconds, |t| <= {MAX_TIMESTAMP_S:g}; got {t:g} "
+            "(nanoseconds or microseconds passed as seconds?)"
+        )
     if last_s is not None and t <= last_s:
         raise InputError(
             f"timestamp_s must increase strictly; got {t:.6f} s after {last_s:.6f} s"
@@ -67,13 +81,21 @@ def valid_fs(fs: Any, *, name: str = "fs") -> float:
         value = float(fs)
     except (TypeError, ValueError):
         raise InputError(f"{name} must be a sampling rate in Hz; got {fs!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"{name} must be a finite, positive rate in Hz; got {value}")
+    if not (MIN_FS_HZ <= value <= MAX_FS_HZ):  # also false for NaN
+        raise InputError(
+            f"{name} must be a rate in Hz within [{MIN_FS_HZ:g}, {MAX_FS_HZ:g}]; got {value}"
+        )
     return value
 
 
 def valid_signal(signal: Any, *, name: str = "signal", min_samples: int = 2) -> np.ndarray:
-    """Return a finite 1-D signal as contiguous float64, or raise."""
+    """Return a finite 1-D signal as contiguous float64, or raise.
+
+    Complex values and magnitudes above `MAX_SIGNAL_ABS` are refused: the first would
+    lose their imaginary part silently, the second overflow in the spectrum (squares).
+    """
+    if np.iscomplexobj(signal):
+        raise InputError(f"{name} must be real; got complex values {_describe(signal)}")
     try:
         x = np.asarray(signal, dtype=np.float64)
     except (TypeError, ValueError):
@@ -87,4 +109,7 @@ def valid_signal(signal: Any, *, name: str = "signal", min_samples: int = 2) -> 
     if not np.all(np.isfinite(x)):
         bad = int(np.count_nonzero(~np.isfinite(x)))
         raise InputError(f"{name} must be finite; got {bad} NaN or inf value(s)")
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak > MAX_SIGNAL_ABS:
+        raise InputError(f"{name} values must be within ±{MAX_SIGNAL_ABS:g}; got {peak:g}")
     return np.ascontiguousarray(x)

@@ -43,6 +43,31 @@ def _decode_scale(value: int | str, width: int) -> int:
     return int(value)
 
 
+def _avi_declares_no_rate(path: Path) -> bool:
+    """True for an AVI whose headers give no frame rate (FFmpeg then guesses 25 frames/s).
+
+    The video stream header (``strh``) holds the rate as ``dwRate / dwScale``; the main
+    header (``avih``) holds ``dwMicroSecPerFrame``. With both unset, the timestamps the
+    decoder makes up would scale every rate by a wrong factor.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return False
+    if head[:4] != b"RIFF" or head[8:12] != b"AVI ":
+        return False
+    avih, strh = head.find(b"avih"), head.find(b"strh")
+    if avih < 0 or strh < 0 or len(head) < max(avih + 12, strh + 36):
+        return False
+    if head[strh + 8 : strh + 12] != b"vids":  # the first stream is not the video
+        return False
+    usec_per_frame = int.from_bytes(head[avih + 8 : avih + 12], "little")
+    scale = int.from_bytes(head[strh + 28 : strh + 32], "little")
+    rate = int.from_bytes(head[strh + 32 : strh + 36], "little")
+    return (rate == 0 or scale == 0) and usec_per_frame == 0
+
+
 def import_cv2() -> Any:
     """Import OpenCV or raise `CaptureError` with an install hint."""
     try:
@@ -91,6 +116,12 @@ class VideoFileSource(SourceBase):
             raise InputError(f"not a video OpenCV can decode: {self.path}")
         self._fps_override = None if fps is None else valid_fs(fps, name="fps")
         container_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if self._fps_override is None and _avi_declares_no_rate(self.path):
+            self.close()
+            raise InputError(
+                f"{self.path} does not state its frame rate (the decoder would guess "
+                f"{container_fps:g} frames/s); pass the real rate with --fps"
+            )
         self.fps = self._fps_override or container_fps
         if not (math.isfinite(self.fps) and MIN_FPS <= self.fps <= MAX_FPS):
             self.close()
