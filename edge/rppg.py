@@ -18,6 +18,7 @@ Methods (window kernels in `edge.kernels`):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,8 +28,8 @@ from edge import kernels
 from edge.errors import InputError
 from edge.validate import valid_fs
 
-__all__ = ["METHODS", "Method", "PulseStream", "chrom", "extract_pulse", "green", "lgi", "omit",
-           "pbv", "pos"]
+__all__ = ["METHODS", "Method", "PulseStream", "TraceBuffers", "chrom", "extract_pulse", "green",
+           "lgi", "omit", "pbv", "pos"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,60 @@ METHODS: dict[str, Method] = {
 }
 
 
-class PulseStream:
+class TraceBuffers:
+    """The RGB trace and pulse buffers a pulse stream keeps, index-aligned.
+
+    Subclasses fill ``rgb`` (capacity, 3) and ``pulse`` (capacity,) and keep ``count``
+    (samples held), ``final_count`` (leading pulse samples that no longer change),
+    ``keep`` (samples kept when the buffers are full) and ``dropped`` (samples moved out
+    of the front so far).
+    """
+
+    rgb: np.ndarray
+    pulse: np.ndarray
+    count: int
+    final_count: int
+    keep: int
+    dropped: int
+    window: int
+    hop: int
+
+    def push(self, rgb: np.ndarray) -> None:
+        """Append one RGB mean (3,); every `hop` samples, project the newest `window`."""
+        if self.count == self.rgb.shape[0]:
+            self._compact()
+        n = self.count
+        self.rgb[n] = rgb
+        self.count = n + 1
+        start = self.count - self.window
+        if start >= 0 and (start + self.dropped) % self.hop == 0:
+            self._add_window(start)
+            self.final_count = start + self.hop
+
+    def _add_window(self, start: int) -> None:
+        """Add the pulse of ``rgb[start:count]`` into ``pulse[start:count]``."""
+        raise NotImplementedError
+
+    def _compact(self) -> None:
+        shift = self.count - self.keep
+        self.rgb[: self.keep] = self.rgb[shift : self.count]
+        self.pulse[: self.keep] = self.pulse[shift : self.count]
+        self.pulse[self.keep :] = 0.0
+        self.count = self.keep
+        self.final_count = max(0, self.final_count - shift)
+        self.dropped += shift
+
+    def final_pulse(self, n_samples: int) -> np.ndarray:
+        """View of the newest `n_samples` final pulse samples (fewer if not available)."""
+        end = self.final_count
+        return self.pulse[max(0, end - n_samples) : end]
+
+    def recent_rgb(self, n_samples: int) -> np.ndarray:
+        """View of the newest `n_samples` RGB samples."""
+        return self.rgb[max(0, self.count - n_samples) : self.count]
+
+
+class PulseStream(TraceBuffers):
     """Streaming overlap-add projection of a uniformly sampled RGB trace.
 
     Push one RGB sample at a time; `final_count` says how many pulse samples will not
@@ -102,20 +156,11 @@ class PulseStream:
         self.pulse[:] = 0.0
         self.count = self.final_count = self.dropped = 0
 
-    def push(self, rgb: np.ndarray) -> None:
-        """Append one RGB mean (3,) and update the pulse."""
-        if self.count == self.rgb.shape[0]:
-            self._compact()
-        n = self.count
-        self.rgb[n] = rgb
-        self.count = n + 1
-        start = self.count - self.window
-        if start >= 0 and (start + self.dropped) % self.hop == 0:
-            kernels._normalise_window(self.rgb[start : self.count], self._cn)
-            self.method.kernel(self._cn, self._s1, self._s2, self._h)
-            self._normalise_segment()
-            kernels._overlap_add(self._h, self._taper, self.pulse[start : self.count])
-            self.final_count = start + self.hop
+    def _add_window(self, start: int) -> None:
+        kernels._normalise_window(self.rgb[start : self.count], self._cn)
+        self.method.kernel(self._cn, self._s1, self._s2, self._h)
+        self._normalise_segment()
+        kernels._overlap_add(self._h, self._taper, self.pulse[start : self.count])
 
     def _normalise_segment(self) -> None:
         # Scale each segment to unit spread so that no window dominates the sum.
@@ -123,23 +168,6 @@ class PulseStream:
         if sd > 0.0:
             self._h /= sd
 
-    def _compact(self) -> None:
-        shift = self.count - self.keep
-        self.rgb[: self.keep] = self.rgb[shift : self.count]
-        self.pulse[: self.keep] = self.pulse[shift : self.count]
-        self.pulse[self.keep :] = 0.0
-        self.count = self.keep
-        self.final_count = max(0, self.final_count - shift)
-        self.dropped += shift
-
-    def final_pulse(self, n_samples: int) -> np.ndarray:
-        """View of the newest `n_samples` final pulse samples (fewer if not available)."""
-        end = self.final_count
-        return self.pulse[max(0, end - n_samples) : end]
-
-    def recent_rgb(self, n_samples: int) -> np.ndarray:
-        """View of the newest `n_samples` RGB samples."""
-        return self.rgb[max(0, self.count - n_samples) : self.count]
 
 
 def extract_pulse(rgb: np.ndarray, *, fs: float, method: str = "pos",
@@ -162,12 +190,19 @@ def extract_pulse(rgb: np.ndarray, *, fs: float, method: str = "pos",
     np.ndarray [shape=(n_samples,), dtype=float64]
         The pulse; its last window is only partly overlap-added.
     """
-    rgb = np.asarray(rgb, dtype=np.float64)
+    if np.iscomplexobj(rgb):
+        raise InputError("rgb must be real ROI means; got complex values")
+    try:
+        rgb = np.asarray(rgb, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"rgb must be an array of numbers; got {type(rgb).__name__}") from None
     if rgb.ndim != 2 or rgb.shape[1] != 3:
         raise InputError(f"rgb must have shape (n_samples, 3); got {rgb.shape}")
     if not np.all(np.isfinite(rgb)) or np.any(rgb < 0):
         raise InputError("rgb must be finite and non-negative (ROI means of 8-bit levels)")
     fs = valid_fs(fs)
+    if not (isinstance(window_s, int | float) and 0 < window_s < math.inf):
+        raise InputError(f"window_s must be a finite, positive number of seconds; got {window_s!r}")
     if rgb.shape[0] < round(window_s * fs):
         raise InputError(
             f"rgb needs at least one window ({round(window_s * fs)} samples); got {rgb.shape[0]}"

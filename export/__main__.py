@@ -1,0 +1,7 @@
+"""``python -m export``: same as ``edge-vitals export``."""
+
+import sys
+
+from export.cli import cli
+
+sys.exit(cli())

@@ -1,0 +1,121 @@
+"""Writers for the export formats, each with the `edge.backends.ModelInfo` metadata.
+
+| format | fp32 | int8 | metadata |
+|---|---|---|---|
+| ``onnx`` | ``torch.onnx.export(dynamo=True, external_data=False)``, opset 18 | ORT ``quantize_static``, QDQ, per-channel s8/s8 | ``metadata_props["edge_vitals"]`` |
+| ``tflite`` | ``litert_torch.convert`` (no TensorFlow) | ai-edge-quantizer ``static_wi8_ai8`` | sidecar ``<file>.json`` |
+
+Choices follow the measurements in ``../shared/ref/toolchain.md``. Calibration data for
+int8 comes from the training set (never the validation set the parity report uses).
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edge.backends import METADATA_KEY, ModelInfo, sidecar_path
+
+__all__ = ["FORMATS", "write_onnx", "write_onnx_int8", "write_tflite", "write_tflite_int8"]
+
+FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
+"""Format name -> file suffix."""
+OPSET = 18
+
+
+def _set_onnx_metadata(path: Path, info: ModelInfo) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    for node in model.graph.node:  # the exporter's per-node stack traces: half the file
+        del node.metadata_props[:]
+    for value in model.graph.value_info:
+        del value.metadata_props[:]
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, info.to_json()
+    model.doc_string = f"edge-vitals {info.name} {info.precision}: {info.output_meaning}"
+    onnx.save(model, str(path))
+
+
+def write_onnx(model: torch.nn.Module, info: ModelInfo, path: Path) -> Path:
+    """fp32 ONNX with static batch-1 shapes and the metadata inside."""
+    args = tuple(torch.zeros(shape) for shape in info.inputs.values())
+    torch.onnx.export(model.eval(), args, str(path), dynamo=True, external_data=False,
+                      input_names=list(info.inputs), output_names=list(info.outputs),
+                      opset_version=OPSET, verbose=False)
+    _set_onnx_metadata(path, info)
+    return path
+
+
+class _CalibrationReader:
+    """`onnxruntime.quantization.CalibrationDataReader` over a list of input dicts."""
+
+    def __init__(self, samples: list[dict[str, np.ndarray]]):
+        self._it: Iterator[dict[str, np.ndarray]] = iter(samples)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+
+def write_onnx_int8(fp32_path: Path, info: ModelInfo, path: Path,
+                    calibration: list[dict[str, np.ndarray]]) -> Path:
+    """int8 ONNX (QDQ, per-channel, signed weights and activations) from the fp32 file."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    reader = type("Reader", (_CalibrationReader, CalibrationDataReader), {})(calibration)
+    quantize_static(str(fp32_path), str(path), reader, quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8)
+    _set_onnx_metadata(path, dataclasses.replace(info, precision="int8"))
+    return path
+
+
+def _tensor_names(path: Path, info: ModelInfo) -> dict[str, str]:
+    """Logical name -> tensor name in the .tflite file, from its serving signature."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    sig = interp._get_full_signature_list()["serving_default"]
+    names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
+    out = {k: names[i] for k, i in sig["inputs"].items()}
+    for k, logical in enumerate(info.outputs):
+        out[logical] = names[sig["outputs"][f"output_{k}"]]
+    return out
+
+
+def _write_sidecar(path: Path, info: ModelInfo) -> None:
+    info = dataclasses.replace(info, tensor_names=_tensor_names(path, info))
+    sidecar_path(path).write_text(info.to_json(), "utf-8")
+
+
+def write_tflite(model: torch.nn.Module, info: ModelInfo, path: Path) -> Path:
+    """fp32 TFLite through litert-torch (NCHW inputs as in torch) plus the sidecar JSON."""
+    import litert_torch
+
+    kwargs = {name: torch.zeros(shape) for name, shape in info.inputs.items()}
+    litert_torch.convert(model.eval(), (), sample_kwargs=kwargs).export(str(path))
+    _write_sidecar(path, info)
+    return path
+
+
+def write_tflite_int8(fp32_path: Path, info: ModelInfo, path: Path,
+                      calibration: list[dict[str, np.ndarray]]) -> Path:
+    """int8 TFLite with ai-edge-quantizer (static int8 weights and activations)."""
+    from ai_edge_quantizer import quantizer, recipe
+
+    qt = quantizer.Quantizer(str(fp32_path))
+    qt.load_quantization_recipe(recipe.static_wi8_ai8())
+    calib = qt.calibrate({"serving_default": calibration})
+    qt.quantize(calib).export_model(str(path), overwrite=True)
+    _write_sidecar(path, dataclasses.replace(info, precision="int8"))
+    return path

@@ -1,0 +1,129 @@
+"""`--method cnn`: the input normalisation, the streaming overlap-add and the pipeline."""
+
+import numpy as np
+import pytest
+
+import edge
+from edge.backends import ModelInfo
+from edge.cnn import CnnPulseStream, default_model_path, normalise_window
+from edge.errors import ConfigError
+from edge.rppg import PulseStream
+
+
+class EchoBackend:
+    """A stand-in model: the pulse is the window's green channel, the quality 0.5."""
+
+    def __init__(self, *, window=16, hop=4, fs=30.0, kind="temporal"):
+        self.info = ModelInfo(name="echo", kind=kind, inputs={"rgb": [1, 3, window]},
+                              outputs={"pulse": [1, window], "quality": [1, 1]}, fs_hz=fs,
+                              window=window, hop=hop)
+        self.inputs = {"rgb": np.zeros((1, 3, window), np.float32)}
+        self.runs = 0
+
+    def run(self):
+        self.runs += 1
+        return self.inputs["rgb"][:, 1, :].copy(), np.full((1, 1), 0.5, np.float32)
+
+
+def test_normalise_window_removes_level_and_scale(rng):
+    rgb = np.array([150.0, 100.0, 80.0]) * (1 + 0.01 * rng.standard_normal((64, 3)))
+    a = np.empty((1, 3, 64), np.float32)
+    b = np.empty_like(a)
+    normalise_window(rgb, a)
+    normalise_window(3.0 * rgb, b)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a[0].mean(axis=1), 0.0, atol=1e-5)
+    assert a.std() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_normalise_window_survives_a_constant_window():
+    out = np.ones((1, 3, 8), np.float32)
+    normalise_window(np.full((8, 3), 100.0), out)
+    assert np.all(out == 0.0)
+
+
+def test_stream_bookkeeping_matches_pulse_stream(rng):
+    backend = EchoBackend()
+    stream = CnnPulseStream(backend, fs=30.0, keep_s=1.0)
+    reference = PulseStream("pos", fs=30.0, window_s=16 / 30, keep_s=1.0)
+    assert stream.keep == reference.keep == 32
+    rgb = 100.0 + rng.random((200, 3))
+    for sample in rgb:
+        stream.push(sample)
+        assert stream.count <= 2 * stream.keep  # compacts like PulseStream
+    # one run per hop once a window is full; the newest window - hop samples are still open
+    assert backend.runs == (200 - 16) // 4 + 1
+    assert stream.count - stream.final_count == 16 - 4
+    assert stream.dropped + stream.count == 200
+    np.testing.assert_array_equal(stream.recent_rgb(5), rgb[-5:])
+    assert stream.final_pulse(10).shape == (10,)
+    assert stream.quality == 0.5
+    stream.reset()
+    assert stream.count == stream.final_count == stream.dropped == 0
+
+
+def test_stream_pulse_follows_the_echoed_signal():
+    fs, n = 30.0, 600
+    t = np.arange(n) / fs
+    pulse = np.sin(2 * np.pi * 1.3 * t)
+    rgb = 100.0 * (1 + 0.003 * np.outer(pulse, [0.5, 1.0, 0.7]))
+    stream = CnnPulseStream(EchoBackend(window=32, hop=8), fs=fs, keep_s=30.0)
+    for sample in rgb:
+        stream.push(sample)
+    out = stream.final_pulse(400)
+    assert np.corrcoef(out, pulse[stream.final_count - 400 : stream.final_count])[0, 1] > 0.99
+
+
+def test_stream_refuses_a_frame_model_or_another_rate():
+    with pytest.raises(ConfigError, match="temporal model"):
+        CnnPulseStream(EchoBackend(kind="frame"), fs=30.0)
+    with pytest.raises(ConfigError, match="sample_rate_hz must be 30"):
+        CnnPulseStream(EchoBackend(), fs=25.0)
+
+
+def test_model_path_must_name_a_model_file():
+    with pytest.raises(ConfigError, match="model_path"):
+        edge.RppgConfig(method="cnn", model_path="weights.pt")
+
+
+def heart_rates(config, *, hr_bpm=78.0, seed=4):
+    from firmware_sim.world import WorldConfig, make_clip
+
+    clip = make_clip(WorldConfig(width=160, height=120, duration_s=18.0, heart_rate_bpm=hr_bpm,
+                                 seed=seed))
+    out = []
+    with edge.Pipeline(config) as pipe:
+        for frame, t in clip.frames():
+            reading = pipe.push(frame, t)
+            if reading is not None and reading.heart_rate_bpm is not None:
+                out.append(reading.heart_rate_bpm - clip.truth.mean_heart_rate_bpm(t - 10, t))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("model", [None, "temporal_pulse.tflite", "temporal_pulse_int8.onnx"])
+def test_pipeline_with_the_shipped_models_finds_the_heart_rate(model):
+    if model is not None and model.endswith(".tflite"):
+        pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed")
+    path = None if model is None else str(default_model_path(model))
+    config = edge.PipelineConfig().with_changes(rppg={"method": "cnn", "model_path": path})
+    errors = heart_rates(config)
+    assert errors.size >= 4
+    assert np.mean(np.abs(errors)) <= 2.0
+
+
+def test_method_cnn_never_imports_torch_or_the_export_package():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import edge
+        cfg = edge.PipelineConfig().with_changes(roi={"mode": "full"}, rppg={"method": "cnn"})
+        edge.process_video(np.full((40, 32, 32, 3), 100, np.uint8), config=cfg, fps=30)
+        print("torch" in sys.modules, "export" in sys.modules, "firmware_sim" in sys.modules)
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert res.stdout.split() == ["False", "False", "False"]

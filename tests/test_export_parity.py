@@ -1,0 +1,86 @@
+"""Exported ONNX / TFLite files against torch, through the runtime's own backends.
+
+Seeded random-weight models are exported fresh into a temporary folder; fp32 files must
+match torch to a relative error of 1e-4 (max abs error / max |output|) on fresh inputs.
+int8 quality is judged on the trained models (validation set: the export report and
+`test_edge_backends.py`), since random weights make int8 comparisons meaningless.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edge.backends import ModelInfo, load_backend  # noqa: E402
+from export import formats, verify  # noqa: E402
+from export.models import MODELS, build, cost  # noqa: E402
+
+pytestmark = pytest.mark.export
+
+
+def fresh(name):
+    torch.manual_seed(3)
+    model = build(name).eval()
+    spec = MODELS[name]
+    params, macs = cost(model, spec.inputs)
+    temporal = spec.kind == "temporal"
+    outputs = ({"pulse": [1, 96], "quality": [1, 1]} if temporal else {"pulse_diff": [1, 1]})
+    info = ModelInfo(name=name, kind=spec.kind,
+                     inputs={k: list(v) for k, v in spec.inputs.items()}, outputs=outputs,
+                     fs_hz=30.0, window=96 if temporal else 1, hop=8 if temporal else 1,
+                     params=params, macs=macs, version="test")
+    return model, info
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_onnx_matches_torch_and_keeps_its_metadata(name, tmp_path):
+    model, info = fresh(name)
+    path = formats.write_onnx(model, info, tmp_path / f"{name}.onnx")
+    backend = load_backend(path)
+    assert backend.info == info
+    errors = verify.parity(verify.TorchBackend(model, info), {"onnx": backend}, n_samples=20)
+    assert errors["onnx"]["max_rel"] <= 1e-4
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_tflite_matches_torch_and_names_its_tensors(name, tmp_path):
+    pytest.importorskip("litert_torch")
+    model, info = fresh(name)
+    path = formats.write_tflite(model, info, tmp_path / f"{name}.tflite")
+    backend = load_backend(path)
+    assert dataclasses.replace(backend.info, tensor_names={}) == info
+    assert set(backend.info.tensor_names) == set(info.inputs) | set(info.outputs)
+    errors = verify.parity(verify.TorchBackend(model, info), {"tflite": backend}, n_samples=20)
+    assert errors["tflite"]["max_rel"] <= 1e-4
+
+
+def test_int8_onnx_loads_with_int8_metadata(tmp_path):
+    model, info = fresh("temporal_pulse")
+    fp32 = formats.write_onnx(model, info, tmp_path / "t.onnx")
+    rng = np.random.default_rng(1)
+    calib = [{"rgb": rng.standard_normal((1, 3, 96)).astype(np.float32)} for _ in range(20)]
+    backend = load_backend(formats.write_onnx_int8(fp32, info, tmp_path / "t_int8.onnx", calib))
+    assert backend.info.precision == "int8"
+    backend.inputs["rgb"][:] = calib[0]["rgb"]
+    assert all(np.all(np.isfinite(o)) for o in backend.run())
+
+
+def test_training_is_seeded(tmp_path):
+    from export.train import TrainConfig, load_weights, train
+
+    rng = np.random.default_rng(0)
+    n = 400
+    t = np.arange(n) / 30.0
+    pulse = np.sin(2 * np.pi * 1.2 * t)
+    rgb = 120.0 * (1 + 0.003 * np.outer(pulse, [0.4, 1.0, 0.7])) + rng.normal(0, 0.1, (n, 3))
+    arrays = {"offsets": np.array([0, n]), "rgb": rgb, "pulse": pulse,
+              "heart_rate_bpm": np.full(n, 72.0), "timestamp_s": t}
+    for split in ("train", "val"):
+        np.savez(tmp_path / f"traces_{split}.npz", **arrays)
+    cfg = TrainConfig(steps=5, batch=8)
+    w1, _ = load_weights(train(cfg, tmp_path, tmp_path / "a"))
+    w2, _ = load_weights(train(cfg, tmp_path, tmp_path / "b"))
+    for a, b in zip(w1.state_dict().values(), w2.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
