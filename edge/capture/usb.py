@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -10,6 +11,8 @@ import numpy as np
 from edge.capture.base import SourceBase, native_stderr_silenced
 from edge.capture.video_file import import_cv2
 from edge.errors import CaptureError, InputError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CameraSource"]
 
@@ -26,7 +29,11 @@ class CameraSource(SourceBase):
     fps : float
         Requested frame rate.
     mjpg : bool
-        Ask for MJPG, which most USB cameras need for 30 fps at 640x480.
+        Ask for MJPG, which most USB cameras need for 30 fps at 640x480 (USB 2 bandwidth);
+        the frames are decoded by OpenCV and delivered as RGB.
+
+    Timestamps are host `time.monotonic` seconds taken when ``read`` returns; V4L2 buffer
+    timestamps are not exposed by OpenCV.
     """
 
     def __init__(self, index: int = 0, *, width: int = 640, height: int = 480, fps: float = 30.0,
@@ -48,6 +55,14 @@ class CameraSource(SourceBase):
         self._cap.set(cv2.CAP_PROP_FPS, fps)
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or fps)
         self.index = index
+        self.width_px = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height_px = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        """Size the driver chose (the nearest mode it has to the one asked for)."""
+        code = int(self._cap.get(cv2.CAP_PROP_FOURCC) or 0)
+        self.fourcc = code.to_bytes(4, "little").decode("latin-1")
+        if (self.width_px, self.height_px) != (width, height) or abs(self.fps - fps) > 0.5:
+            log.warning("camera %d gives %dx%d at %g fps (%s); asked for %dx%d at %g fps", index,
+                        self.width_px, self.height_px, self.fps, self.fourcc, width, height, fps)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, float]]:
         cv2 = self._cv2
