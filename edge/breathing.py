@@ -26,9 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.errors import InputError
-from edge.rates import power_spectrum, spectral_peak
+from edge.filters import bandpass
+from edge.rates import power_spectrum, quality_from_snr, spectral_peak
 
-__all__ = ["BREATHING_BAND_HZ", "BreathingEstimate", "ModulationRate", "breathing_rate"]
+__all__ = ["BREATHING_BAND_HZ", "BreathingEstimate", "ModulationRate", "StreamBreathing",
+           "breathing_rate", "stream_breathing"]
 
 BREATHING_BAND_HZ = (0.1, 0.7)
 RESAMPLE_HZ = 4.0
@@ -189,3 +191,67 @@ def _smart_fusion(rates: tuple[ModulationRate, ...], max_spread_bpm: float) -> B
     fused = float(np.sum(share * rate) / share.sum())
     return BreathingEstimate(breathing_rate_bpm=fused, quality=float(share.mean()),
                              modulations=rates)
+
+
+# -- streaming: the pipeline's breathing rate --------------------------------------------
+
+STREAM_MIN_SNR_DB = 4.0
+"""Power at the breathing peak over the rest of the band (half-width 1 / window) needed
+for a rate. On simulator windows (8-24 breaths/min, 320x240 and 640x480) a still face gave
+8-14 dB at 640x480, and every wrong peak under moderate head motion stayed below 1.5 dB
+(at 1.5 dB, 7 % of the moving windows came out, at an MAE of 7.4 breaths/min)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StreamBreathing:
+    """Breathing rate of the pipeline's recent trace.
+
+    Attributes
+    ----------
+    breathing_rate_bpm : float or None
+        Breaths per minute; ``None`` when the peak is not clear enough.
+    quality : float
+        0-1 from the SNR of the peak (0 without a rate).
+    snr_db : float
+        That SNR.
+    """
+
+    breathing_rate_bpm: float | None
+    quality: float
+    snr_db: float
+
+
+def stream_breathing(rgb: np.ndarray, *, fs: float,
+                     band_hz: tuple[float, float] = BREATHING_BAND_HZ,
+                     min_snr_db: float = STREAM_MIN_SNR_DB) -> StreamBreathing:
+    """Breathing rate from a window (>= ~20 s) of the skin's mean RGB.
+
+    The estimate is the intensity variation of the blood volume (RIIV), read on the
+    mean-normalised green-minus-blue trace: that projection is orthogonal to a change of
+    brightness, so it cancels most head motion and light changes (as the first axis of
+    POS does) but keeps the blood-volume colour change that breathing drives. The
+    beat-by-beat modulations of `breathing_rate` (RIIV/RIAV/RIFV per beat) need clean
+    beats that a 30 fps camera pulse rarely gives (they stay in `analyze_pulse` for
+    contact PPG), and the pulse-amplitude envelope and the face box's vertical motion
+    were wrong more often than right on the simulator's clips, so neither is fused here.
+
+    Parameters
+    ----------
+    rgb : np.ndarray [shape=(n, 3)]
+        Uniformly sampled mean skin RGB.
+    fs : float
+        Sampling rate, Hz.
+    """
+    n = rgb.shape[0]
+    dc = rgb.mean(axis=0)
+    if n < 8 or np.any(dc <= 0.0):
+        return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=-np.inf)
+    low, high = 0.5 * band_hz[0], min(2.0 * band_hz[1], 0.45 * fs)
+    riiv = bandpass(rgb[:, 1] / dc[1] - rgb[:, 2] / dc[2], fs=fs, low_hz=low, high_hz=high)
+    freq, power = power_spectrum(riiv, fs)
+    peak = spectral_peak(freq, power, band_hz, harmonic=False, snr_half_width_hz=fs / n)
+    if peak is None or peak.snr_db < min_snr_db:
+        snr = -np.inf if peak is None else peak.snr_db
+        return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=snr)
+    return StreamBreathing(breathing_rate_bpm=peak.rate_per_min, snr_db=peak.snr_db,
+                           quality=quality_from_snr(peak.snr_db, min_snr_db=min_snr_db))

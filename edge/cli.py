@@ -26,7 +26,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("firmware_sim.synth_cli", "render a synthetic face video with known vitals"),
     "simulate": ("firmware_sim.simulate_cli",
                  "replay a video on a modelled device and check its latency budget"),
-    "calibrate": ("firmware_sim.calibrate", "measure this machine and write a device profile"),
+    "calibrate": ("edge.cli_calibrate",
+                  "calibrate: 'device' for the latency simulator, 'spo2' against an oximeter"),
+    "export": ("export.cli", "train and export the CNNs to ONNX/TFLite (needs the export extra)"),
+    "eval": ("firmware_sim.eval_cli",
+             "heart-rate accuracy on a dataset (UBFC-rPPG, PURE or generic layout)"),
+    "service": ("edge.cli_service", "install, remove or show the systemd unit"),
+    "warmup": ("edge.cli_warmup", "compile and cache the numba kernels (first boot is not slow)"),
 }
 """Subcommand name -> (module, one-line help)."""
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
+import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edge.config import METHOD_NAMES, PipelineConfig
 from edge.errors import InputError
+from edge.live import LiveSource
 from edge.pipeline import Pipeline
+from edge.sinks import CsvSink, JsonLinesSink, TextSink
 from edge.types import Reading, Status
 
-__all__ = ["add_arguments", "main"]
+__all__ = ["add_arguments", "config_from_args", "main"]
 
 READING_KEYS = tuple(Reading(timestamp_s=0.0).to_dict())
 
@@ -30,9 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", action="store_true",
                         help="run on a clip made on the spot by the world simulator")
     parser.add_argument("--method", choices=METHOD_NAMES, help="rPPG method (default pos)")
+    parser.add_argument("--model", metavar="PATH",
+                        help="--method cnn: an .onnx or .tflite model (default: the shipped one)")
     parser.add_argument("--roi", choices=("face", "full"),
                         help="face: detect the face; full: the whole frame is skin")
     parser.add_argument("--config", metavar="TOML", help="pipeline config file")
+    parser.add_argument("--spo2-calibration", metavar="JSON",
+                        help="SpO2 calibration from 'edge-vitals calibrate spo2' (default: "
+                        "uncalibrated, readings say spo2_calibrated=false)")
     parser.add_argument("--fps", type=float, help="override the video's frame rate")
     parser.add_argument("--decode-scale", default="auto", choices=("auto", "1", "2", "4", "8"),
                         help="decode files reduced by this factor (MJPG: inside the JPEG "
@@ -40,14 +49,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per reading")
     parser.add_argument("--csv", metavar="FILE", help="also write the readings to a CSV file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cam = parser.add_argument_group("cameras (--camera N, picamera)")
+    cam.add_argument("--size", default="640x480", metavar="WxH",
+                     help="camera capture size (default 640x480); --fps sets the camera's rate")
+    cam.add_argument("--queue", type=int, default=2, metavar="N",
+                     help="live mode: frames held between capture and processing; when full, "
+                     "the oldest is dropped (default 2)")
+    add_mqtt_arguments(parser)
 
 
-def _config(args: argparse.Namespace) -> PipelineConfig:
-    config = PipelineConfig.from_toml(args.config) if args.config else PipelineConfig()
-    if args.method:
-        config = config.with_changes(rppg={"method": args.method})
-    if args.roi:
-        config = config.with_changes(roi={"mode": args.roi})
+def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--mqtt*`` flags of ``edge-vitals run``."""
+    mq = parser.add_argument_group("MQTT (pip install 'edge-vitals[mqtt]')")
+    mq.add_argument("--mqtt", metavar="HOST[:PORT]",
+                    help="publish readings to this broker, with Home Assistant discovery")
+    mq.add_argument("--mqtt-user", metavar="NAME", help="broker user name")
+    pw = mq.add_mutually_exclusive_group()
+    pw.add_argument("--mqtt-password", metavar="PW", help="broker password (visible in ps; "
+                    "prefer --mqtt-password-file)")
+    pw.add_argument("--mqtt-password-file", metavar="FILE", help="file holding the password")
+    mq.add_argument("--mqtt-tls", action="store_true", help="TLS (port 8883 unless given)")
+    mq.add_argument("--mqtt-ca", metavar="PEM", help="CA certificate of the broker (implies TLS)")
+    mq.add_argument("--mqtt-topic", metavar="BASE",
+                    help="base topic (default edge-vitals/<hostname>): BASE/state, "
+                    "BASE/availability")
+
+
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    """The pipeline config of a command's ``--config`` file and its override flags
+    (``--method``, ``--model``, ``--roi``, ``--spo2-calibration``, where it has them).
+    """
+    path = getattr(args, "config", None)
+    config = PipelineConfig.from_toml(path) if path else PipelineConfig()
+    overrides = {("rppg", "method"): "method", ("rppg", "model_path"): "model",
+                 ("roi", "mode"): "roi", ("vitals", "spo2_calibration"): "spo2_calibration"}
+    for (section, key), flag in overrides.items():
+        value = getattr(args, flag, None)
+        if value:
+            config = config.with_changes(**{section: {key: value}})
     return config
 
 
@@ -61,13 +100,8 @@ def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], 
 
         clip = make_clip(demo_config())
         return clip.frames(), len(clip), clip
-    if args.camera is not None:
-        from edge.capture.usb import CameraSource
-
-        return stack.enter_context(CameraSource(args.camera)), None, None
-    if args.source == "picamera":
-        raise InputError("the Pi camera source needs picamera2 (apt install python3-picamera2) "
-                         "and is not available in this version; use --camera N for a USB camera")
+    if args.camera is not None or args.source == "picamera":
+        return _camera(args, stack), None, None
     from edge.capture.video_file import VideoFileSource
 
     scale = args.decode_scale if args.decode_scale == "auto" else int(args.decode_scale)
@@ -75,17 +109,50 @@ def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], 
     return src, src.frame_count, None
 
 
-def _format(reading: Reading) -> str:
-    hr = "  --  " if reading.heart_rate_bpm is None else f"{reading.heart_rate_bpm:6.1f}"
-    return (f"{reading.timestamp_s:8.1f} s  HR {hr} bpm  quality {reading.quality:4.2f}  "
-            f"{reading.status.value}")
+def _camera(args: argparse.Namespace, stack: ExitStack) -> LiveSource:
+    """A camera on a capture thread (live mode: the newest frames, drops counted)."""
+    match = re.fullmatch(r"(\d+)x(\d+)", args.size)
+    if not match:
+        raise InputError(f"--size must be WIDTHxHEIGHT, e.g. 640x480; got {args.size!r}")
+    width, height = int(match[1]), int(match[2])
+    fps = 30.0 if args.fps is None else args.fps
+    if args.source == "picamera":
+        from edge.capture.picamera import PicameraSource
+
+        cam: Any = PicameraSource(width=width, height=height, fps=fps)
+    else:
+        from edge.capture.usb import CameraSource
+
+        cam = CameraSource(args.camera, width=width, height=height, fps=fps)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # systemd's stop ends the run like Ctrl-C
+    return stack.enter_context(LiveSource(cam, queue_size=args.queue))
 
 
-def _csv_row(reading: Reading) -> dict[str, Any]:
-    row = reading.to_dict()
-    box = row["face_box"]
-    row["face_box"] = "" if box is None else " ".join(str(v) for v in box)
-    return row
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _sinks(args: argparse.Namespace, stack: ExitStack) -> list[Any]:
+    sinks: list[Any] = [JsonLinesSink(sys.stdout) if args.json else TextSink(sys.stdout)]
+    if args.csv:
+        sinks.append(stack.enter_context(CsvSink(args.csv)))
+    if args.mqtt:
+        from edge.sinks import MqttSink, parse_host_port
+
+        tls = args.mqtt_tls or args.mqtt_ca is not None
+        host, port = parse_host_port(args.mqtt, default_port=8883 if tls else 1883)
+        password = args.mqtt_password
+        if args.mqtt_password_file:
+            try:
+                password = Path(args.mqtt_password_file).read_text().strip()
+            except OSError as exc:
+                raise InputError(f"cannot read --mqtt-password-file {args.mqtt_password_file}: "
+                                 f"{exc.strerror}") from None
+        sinks.append(stack.enter_context(MqttSink(
+            host, port, topic=args.mqtt_topic, username=args.mqtt_user, password=password,
+            tls=tls, ca_certs=args.mqtt_ca)))
+    return sinks
 
 
 def _progress(frames: Iterable[Any], total: int | None, enabled: bool) -> Iterator[Any]:
@@ -100,31 +167,35 @@ def _progress(frames: Iterable[Any], total: int | None, enabled: bool) -> Iterat
 
 def main(args: argparse.Namespace) -> int:
     """Run the pipeline over the source and print readings."""
-    config = _config(args)
-    out: IO[str] = sys.stdout
+    config = config_from_args(args)
     readings: list[Reading] = []
     n_frames = 0
     with ExitStack() as stack:
+        sinks = _sinks(args, stack)  # first: a broker that says no stops us before the camera
         frames, total, clip = _source(args, stack)
-        writer = None
-        if args.csv:
-            handle = stack.enter_context(open(args.csv, "w", newline="", encoding="utf-8"))
-            writer = csv.DictWriter(handle, fieldnames=READING_KEYS)
-            writer.writeheader()
-        show_progress = not args.no_progress and sys.stderr.isatty() and args.camera is None
+        live = frames if isinstance(frames, LiveSource) else None
+        show_progress = not args.no_progress and sys.stderr.isatty() and live is None
         pipe = stack.enter_context(Pipeline(config))
         started = time.perf_counter()
-        for frame, timestamp_s in _progress(frames, total, show_progress):
-            n_frames += 1
-            reading = pipe.push(frame, timestamp_s)
-            if reading is None:
-                continue
-            readings.append(reading)
-            print(json.dumps(reading.to_dict()) if args.json else _format(reading), file=out,
-                  flush=True)
-            if writer is not None:
-                writer.writerow(_csv_row(reading))
+        try:
+            for frame, timestamp_s in _progress(frames, total, show_progress):
+                n_frames += 1
+                reading = pipe.push(frame, timestamp_s)
+                if reading is None:
+                    continue
+                readings.append(reading)
+                for sink in sinks:
+                    sink.write(reading)
+        except KeyboardInterrupt:
+            if live is None:
+                raise
+            print("edge-vitals: stopped", file=sys.stderr)  # Ctrl-C or SIGTERM ends a camera run
         elapsed = time.perf_counter() - started
+        if live is not None:
+            stats = live.stats
+            print(f"edge-vitals: live: {stats.captured} frames captured, {stats.dropped} dropped "
+                  f"(processing behind), queue high-water {stats.queue_high_water}",
+                  file=sys.stderr)
     return _summary(readings, n_frames, elapsed, config, clip, args)
 
 

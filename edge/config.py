@@ -17,9 +17,9 @@ from typing import Any
 from edge.errors import ConfigError
 
 __all__ = ["METHOD_NAMES", "ROI_MODES", "KalmanConfig", "PipelineConfig", "RoiConfig",
-           "RppgConfig", "check_range"]
+           "RppgConfig", "VitalsConfig", "check_range"]
 
-METHOD_NAMES = ("pos", "chrom", "green", "lgi", "pbv", "omit")
+METHOD_NAMES = ("pos", "chrom", "green", "lgi", "pbv", "omit", "cnn")
 ROI_MODES = ("face", "full", "fixed")
 
 
@@ -33,6 +33,22 @@ def check_range(name: str, value: float, low: float, high: float, *,
     if not ok:
         bracket = "(" if open_low else "["
         raise ConfigError(f"{name} must be a number in {bracket}{low}, {high}]; got {value!r}")
+
+
+def check_bool(name: str, value: object) -> None:
+    """Raise `ConfigError` unless `value` is ``True`` or ``False`` (not "no", not 0)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false; got {value!r}")
+
+
+def _numbers(name: str, value: object, count: int) -> tuple[float, ...]:
+    """`value` as `count` finite numbers, or `ConfigError` naming the field."""
+    ok = isinstance(value, list | tuple) and len(value) == count and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in value)
+    if not ok:
+        raise ConfigError(f"{name} must be {count} numbers; got {value!r}")
+    return tuple(float(v) for v in value)  # type: ignore[union-attr]
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -76,12 +92,15 @@ class RoiConfig:
 
     def __post_init__(self) -> None:
         _check_choice("roi.mode", self.mode, ROI_MODES)
+        check_bool("roi.local_redetect", self.local_redetect)
+        check_bool("roi.skin_mask", self.skin_mask)
         check_range("roi.detect_every_n_frames", self.detect_every_n_frames, 1, 10_000)
         check_range("roi.detect_width_px", self.detect_width_px, 64, 4096)
         check_range("roi.box_smoothing", self.box_smoothing, 0.01, 1.0)
         if self.mode == "fixed":
-            box = self.fixed_box
-            if box is None or len(box) != 4 or min(box[2:]) <= 0 or min(box[:2]) < 0:
+            box = None if self.fixed_box is None else _numbers("roi.fixed_box",
+                                                                self.fixed_box, 4)
+            if box is None or min(box[2:]) <= 0 or min(box[:2]) < 0:
                 raise ConfigError(
                     f"roi.fixed_box must be (x, y, width, height) >= 0 with a positive size "
                     f"when roi.mode is 'fixed'; got {box!r}"
@@ -96,7 +115,10 @@ class RppgConfig:
     Attributes
     ----------
     method : str
-        Projection method: ``pos``, ``chrom``, ``green``, ``lgi``, ``pbv`` or ``omit``.
+        Projection method: ``pos``, ``chrom``, ``green``, ``lgi``, ``pbv`` or ``omit``; or
+        ``cnn``, the temporal CNN of `edge.cnn` (window and hop from the model file).
+    model_path : str or None
+        Model file (``.onnx`` or ``.tflite``) for ``cnn``; ``None`` uses the shipped one.
     sample_rate_hz : float
         Uniform rate the timestamped ROI means are resampled to.
     projection_window_s : float
@@ -125,6 +147,7 @@ class RppgConfig:
     """
 
     method: str = "pos"
+    model_path: str | None = None
     sample_rate_hz: float = 30.0
     projection_window_s: float = 1.6
     hr_window_s: float = 10.0
@@ -138,6 +161,11 @@ class RppgConfig:
 
     def __post_init__(self) -> None:
         _check_choice("rppg.method", self.method, METHOD_NAMES)
+        if self.model_path is not None and not (
+                isinstance(self.model_path, str)
+                and self.model_path.endswith((".onnx", ".tflite"))):
+            raise ConfigError(f"rppg.model_path must be an .onnx or .tflite file name or None; "
+                              f"got {self.model_path!r}")
         check_range("rppg.sample_rate_hz", self.sample_rate_hz, 8.0, 240.0)
         check_range("rppg.projection_window_s", self.projection_window_s, 0.5, 5.0)
         check_range("rppg.hr_window_s", self.hr_window_s, 4.0, 120.0)
@@ -147,7 +175,7 @@ class RppgConfig:
         check_range("rppg.min_snr_db", self.min_snr_db, -30.0, 30.0)
         check_range("rppg.max_band_luma_fraction", self.max_band_luma_fraction, 0.0001, 1.0)
         check_range("rppg.max_gap_s", self.max_gap_s, 0.1, 60.0)
-        low, high = self.band_bpm
+        low, high = _numbers("rppg.band_bpm", self.band_bpm, 2)
         nyquist_bpm = 30.0 * self.sample_rate_hz
         if not 20.0 <= low < high <= min(300.0, nyquist_bpm):
             raise ConfigError(
@@ -164,14 +192,18 @@ class KalmanConfig:
     Attributes
     ----------
     enabled : bool
-        Track the heart rate of the streaming pipeline with a `edge.kalman.ScalarKalman`.
-        Off by default until tuned: on the accuracy benchmark it helps dim light
-        (MAE 0.82 -> 0.68 bpm) but adds lag elsewhere (still 0.51 -> 0.54, motion
-        0.53 -> 0.60, ramps 1.38 -> 1.43 bpm).
+        Track the heart rate of the streaming pipeline with a `edge.kalman.ScalarKalman`
+        that also undoes the estimate's delay (a reading then says the rate at its
+        time, not at the middle of its window). Off by default: on HR ramps it cuts the
+        error against the current rate by two thirds, but on clips with motion bursts
+        it is worse than the raw estimates (``python -m firmware_sim.bench.vitals
+        --parts tracking``).
     q : float
-        Process noise intensity (white-noise acceleration), in (unit/s²)²/s. About
-        0.5-2 (bpm/s²)²/s at rest, larger during exercise (§3.3). 0 allows no
-        change of slope.
+        Process noise intensity (white-noise acceleration), in (unit/s²)²/s. §3.3
+        suggests 0.5-2 (bpm/s²)²/s at rest; with the delay compensation a smaller q
+        (0.03) keeps the slope, which the prediction multiplies by ~7 s, steadier and
+        did better on ramps and bursts alike (0.01-1 tried). 0 allows no change of
+        slope.
     r0 : float
         Measurement variance at 0 dB SNR, in unit²: R = r0·10^(-snr_db/10).
     r_min, r_max : float
@@ -191,7 +223,7 @@ class KalmanConfig:
     """
 
     enabled: bool = False
-    q: float = 1.0
+    q: float = 0.03
     r0: float = 10.0
     r_min: float = 1.0
     r_max: float = 400.0
@@ -201,6 +233,7 @@ class KalmanConfig:
     initial_slope_var: float = 1.0
 
     def __post_init__(self) -> None:
+        check_bool("kalman.enabled", self.enabled)
         check_range("kalman.q", self.q, 0.0, 1e6)
         check_range("kalman.r0", self.r0, 0.0, 1e9, open_low=True)
         check_range("kalman.r_min", self.r_min, 0.0, 1e9, open_low=True)
@@ -218,12 +251,68 @@ class KalmanConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class VitalsConfig:
+    """Breathing rate, SpO2 and HRV in the streaming pipeline (heart rate is `rppg`).
+
+    Attributes
+    ----------
+    breathing, spo2, hrv : bool
+        Estimate that vital (each costs a little time once per output interval).
+    breathing_window_s : float
+        Window of the breathing rate (32 s: 1.9 breaths/min bins before interpolation).
+    breathing_min_window_s : float
+        First breathing rate after this much trace.
+    spo2_window_s : float
+        Window of the ratio of ratios.
+    spo2_calibration : str or None
+        JSON file from ``edge-vitals calibrate spo2``; ``None`` uses the uncalibrated
+        default (readings say ``spo2_calibrated = false``).
+    max_saturated_fraction : float
+        SpO2 is withheld while more of the ROI's pixels than this are saturated.
+    hrv_window_s, hrv_interval_s : float
+        Window of SDNN/RMSSD (at least 30 s) and how often they are recomputed.
+    track : bool
+        Smooth the breathing rate and SpO2 with a Kalman tracker each
+        (`edge.pipeline.BREATHING_TRACKING`, `edge.pipeline.SPO2_TRACKING`); the heart
+        rate's tracker is the `kalman` section.
+    """
+
+    breathing: bool = True
+    spo2: bool = True
+    hrv: bool = True
+    breathing_window_s: float = 32.0
+    breathing_min_window_s: float = 20.0
+    spo2_window_s: float = 10.0
+    spo2_calibration: str | None = None
+    max_saturated_fraction: float = 0.01
+    hrv_window_s: float = 32.0
+    hrv_interval_s: float = 5.0
+    track: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("breathing", "spo2", "hrv", "track"):
+            check_bool(f"vitals.{name}", getattr(self, name))
+        check_range("vitals.breathing_window_s", self.breathing_window_s, 10.0, 300.0)
+        check_range("vitals.breathing_min_window_s", self.breathing_min_window_s, 10.0,
+                    self.breathing_window_s)
+        check_range("vitals.spo2_window_s", self.spo2_window_s, 4.0, 60.0)
+        check_range("vitals.max_saturated_fraction", self.max_saturated_fraction, 0.0, 1.0)
+        check_range("vitals.hrv_window_s", self.hrv_window_s, 30.0, 600.0)
+        check_range("vitals.hrv_interval_s", self.hrv_interval_s, 0.1, 600.0)
+        if self.spo2_calibration is not None and not isinstance(self.spo2_calibration, str):
+            raise ConfigError(
+                f"vitals.spo2_calibration must be a file path; got {self.spo2_calibration!r}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PipelineConfig:
-    """Everything `edge.Pipeline` needs; sections are `roi`, `rppg` and `kalman`."""
+    """Everything `edge.Pipeline` needs; sections `roi`, `rppg`, `kalman` and `vitals`."""
 
     roi: RoiConfig = field(default_factory=RoiConfig)
     rppg: RppgConfig = field(default_factory=RppgConfig)
     kalman: KalmanConfig = field(default_factory=KalmanConfig)
+    vitals: VitalsConfig = field(default_factory=VitalsConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
@@ -239,6 +328,8 @@ class PipelineConfig:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not UTF-8 text (TOML)") from None
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,6 +348,8 @@ def _from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
     known = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"config keys must be strings; got {key!r} in {prefix or 'config'}")
         if key not in known:
             hint = difflib.get_close_matches(key, list(known), n=1)
             extra = f"; did you mean '{prefix}{hint[0]}'?" if hint else ""

@@ -6,8 +6,9 @@ weights the peaks with a Gaussian whose spread grows with its age, so a motion p
 does not pull the estimate away; when the global peak has been clearly stronger (3 dB)
 for `RELOCK_TICKS` readings in a row, the estimate re-locks onto it. When the SNR is
 below the gate, the estimate is tried once more on ``long_window_s`` (longer windows
-average more noise away, at the price of a slower response); if that fails too, there
-is no heart rate (``low_quality``). The SNR's signal bands are ±1/window wide (the
+average more noise away, at the price of a slower response), and kept only if it agrees
+with the short window's own best peak; if that fails too, there is no heart rate
+(``low_quality``). The SNR's signal bands are ±1/window wide (the
 window's true resolution) and the gate follows the window length (`snr_gate_db`).
 
 A motion gate comes first: the pulse modulates the skin's brightness by about 0.05-0.3 %;
@@ -45,6 +46,13 @@ RELOCK_TICKS = 3
 RELOCK_MARGIN_DB = 3.0
 RELOCK_DISTANCE_BPM = 6.0
 REFERENCE_WINDOW_S = 10.0
+EDGE_MARGIN_DB = 3.0
+"""Extra SNR a peak within one bin of the band's ends needs: slow light drift and sway
+leak into the lowest bins and can form a weak peak there (45 bpm read for 78 bpm on a
+small simulator clip, at qualities 0.01-0.23, before this margin)."""
+RETRY_AGREEMENT_BPM = 6.0
+"""The long-window retry must land within this of the short window's (sub-gate) peak,
+one bin of a 10 s window; a 20 s window of noise can otherwise hold a spurious peak."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,7 @@ class HeartRateEstimator:
         if self.motion_fraction(stream) > cfg.max_band_luma_fraction:
             return HeartRateEstimate(None, -np.inf, 0.0, cfg.hr_window_s)
         peak, window_s, gate_db = None, cfg.hr_window_s, cfg.min_snr_db
+        short: SpectralPeak | None = None
         for wanted_s in (cfg.hr_window_s, cfg.long_window_s):
             n = min(available, round(wanted_s * self.fs))
             window_s = n / self.fs
@@ -94,12 +103,23 @@ class HeartRateEstimator:
             peak = self._peak(stream.final_pulse(n), t, window_s)
             if (peak is not None and peak.snr_db >= gate_db) or available <= n:
                 break
+            short = peak
+        if short is not None and peak is not None and (
+                abs(peak.rate_per_min - short.rate_per_min) > RETRY_AGREEMENT_BPM):
+            peak = None  # the long window found a peak the recent signal does not show
+        if peak is not None and self._near_band_edge(peak.rate_per_min, window_s):
+            gate_db += EDGE_MARGIN_DB
         if peak is None or peak.snr_db < gate_db:
             snr = -np.inf if peak is None else peak.snr_db
             return HeartRateEstimate(None, snr, 0.0, window_s)
         self._prev = (t, peak.rate_per_min)
         quality = quality_from_snr(peak.snr_db, min_snr_db=gate_db)
         return HeartRateEstimate(peak.rate_per_min, peak.snr_db, quality, window_s)
+
+    def _near_band_edge(self, rate_bpm: float, window_s: float) -> bool:
+        """Within one resolution bin (60 / window_s bpm) of either end of the band."""
+        low, high = self.config.band_bpm
+        return min(rate_bpm - low, high - rate_bpm) < 60.0 / window_s
 
     def motion_fraction(self, stream: PulseStream) -> float:
         """Largest in-band swing of the ROI brightness over the last window (0.01 = 1 %)."""

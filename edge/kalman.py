@@ -38,6 +38,7 @@ import numpy as np
 from edge.config import KalmanConfig
 from edge.errors import InputError
 from edge.kernels import _kalman_step
+from edge.validate import MAX_TIMESTAMP_S
 
 __all__ = [
     "KalmanConfig",
@@ -52,6 +53,8 @@ __all__ = [
 
 H = np.array([[1.0, 0.0]])
 """Measurement matrix: only the rate is observed."""
+MAX_RATE = 1e6
+"""Largest |measurement| `ScalarKalman.update` takes (its square must stay finite)."""
 
 
 def measurement_variance(
@@ -225,6 +228,11 @@ class ScalarKalman:
         self.rejections = 0
 
     @property
+    def t_s(self) -> float | None:
+        """Time of the last update, seconds (``None`` before the first)."""
+        return self._t_s
+
+    @property
     def initialised(self) -> bool:
         """True once a measurement has set the state."""
         return self._initialised
@@ -294,8 +302,8 @@ class ScalarKalman:
             ``None`` until the first measurement has initialised the filter.
         """
         t_s = self._check_time(t_s)
-        if z is not None and not (isinstance(z, int | float) and math.isfinite(z)):
-            raise InputError(f"z must be a finite rate or None; got {z!r}")
+        if z is not None and not (isinstance(z, int | float) and abs(z) <= MAX_RATE):
+            raise InputError(f"z must be a finite rate within ±{MAX_RATE:g} or None; got {z!r}")
         r = self.measurement_variance(snr_db=snr_db, quality=quality) if z is not None else 0.0
         if not self._initialised:
             if z is None:
@@ -325,8 +333,10 @@ class ScalarKalman:
         return self._result(reinitialised=False)
 
     def _check_time(self, t_s: float) -> float:
-        if not (isinstance(t_s, int | float) and math.isfinite(t_s)):
-            raise InputError(f"t_s must be a finite time in seconds; got {t_s!r}")
+        if not (isinstance(t_s, int | float) and abs(t_s) <= MAX_TIMESTAMP_S):
+            raise InputError(
+                f"t_s must be a finite time in seconds within ±{MAX_TIMESTAMP_S:g}; got {t_s!r}"
+            )
         if self._t_s is not None and t_s < self._t_s:
             raise InputError(f"t_s must not go backwards; got {t_s} after {self._t_s}")
         return float(t_s)

@@ -25,20 +25,23 @@ def _roi_sums(frame, boxes, skin_mask, out):  # pragma: no cover - compiled
     """Sum R, G, B and count the usable pixels of each box in one pass.
 
     frame : uint8 (H, W, 3) RGB; boxes : int64 (n, 4) as x0, y0, x1, y1 (exclusive);
-    out : float64 (n, 4) receives sum_r, sum_g, sum_b, count. A pixel is used when no
-    channel is saturated, not all are dark, and (if `skin_mask`) it is in the skin box.
+    out : float64 (n, 5) receives sum_r, sum_g, sum_b, count, saturated. A pixel is used
+    when no channel is saturated, not all are dark, and (if `skin_mask`) it is in the
+    skin box; `saturated` counts the pixels left out for a saturated channel.
     """
     for i in range(boxes.shape[0]):
         sr = 0.0
         sg = 0.0
         sb = 0.0
         count = 0.0
+        saturated = 0.0
         for y in range(boxes[i, 1], boxes[i, 3]):
             for x in range(boxes[i, 0], boxes[i, 2]):
                 r = frame[y, x, 0]
                 g = frame[y, x, 1]
                 b = frame[y, x, 2]
                 if r >= SATURATED_LEVEL or g >= SATURATED_LEVEL or b >= SATURATED_LEVEL:
+                    saturated += 1.0
                     continue
                 if r < DARK_LEVEL and g < DARK_LEVEL and b < DARK_LEVEL:
                     continue
@@ -56,6 +59,7 @@ def _roi_sums(frame, boxes, skin_mask, out):  # pragma: no cover - compiled
         out[i, 1] = sg
         out[i, 2] = sb
         out[i, 3] = count
+        out[i, 4] = saturated
 
 
 @njit(cache=True, nogil=True)

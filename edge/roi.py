@@ -226,8 +226,11 @@ class RoiSampler:
         n = 1 if self.whole_box else len(SUB_ROIS)
         self._fractions = tuple(SUB_ROIS.values())
         self._boxes = np.zeros((n, 4), dtype=np.int64)
-        self._sums = np.zeros((n, 4))
+        self._sums = np.zeros((n, 5))
+        self._total = np.zeros(5)
         self._mean = np.zeros(3)
+        self.saturated_fraction = 0.0
+        """Share of the last sample's scanned pixels left out for a saturated channel."""
         self.pixels_scanned = 0
         """Pixels visited by the ROI kernel so far (a work counter for `firmware_sim`)."""
 
@@ -243,8 +246,14 @@ class RoiSampler:
                 y1 = box.y + math.ceil(fy1 * box.height)
                 self._boxes[i] = (x0, y0, x1, y1)
                 self.pixels_scanned += (x1 - x0) * (y1 - y0)
+        # the kernel does not bounds-check: a box from an earlier, larger frame must not
+        # read outside this one
+        height, width = frame.shape[:2]
+        np.clip(self._boxes[:, 0::2], 0, width, out=self._boxes[:, 0::2])
+        np.clip(self._boxes[:, 1::2], 0, height, out=self._boxes[:, 1::2])
         _roi_sums(frame, self._boxes, self.skin_mask, self._sums)
-        total = self._sums.sum(axis=0)
+        total = self._sums.sum(axis=0, out=self._total)
+        self.saturated_fraction = total[4] / max(1.0, total[3] + total[4])
         if total[3] < MIN_USABLE_PIXELS:
             return None
         np.divide(total[:3], total[3], out=self._mean)

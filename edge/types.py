@@ -64,11 +64,18 @@ class Reading:
     quality : float
         0 (no trust) to 1 (clean, strong signal) for the heart-rate estimate.
     status : Status
-        ``ok``, ``warming_up``, ``no_face``, ``low_quality`` or ``resync``.
+        ``ok``, ``warming_up``, ``no_face``, ``low_quality`` or ``resync``: the heart
+        rate's, which every other vital needs too.
     face_box : Box or None
         The skin box the signal came from, in frame pixels.
     latency_ms : float
         Processing time of the `push` call that produced this reading.
+    breathing_quality, spo2_quality, hrv_quality : float
+        0-1 for the breathing rate, SpO2 and SDNN/RMSSD; 0 when the vital is ``None``.
+        Uncalibrated SpO2 is capped at 0.3.
+    breathing_status, spo2_status, hrv_status : Status
+        Why that vital is ``None`` (or ``ok``): e.g. ``warming_up`` while its longer
+        window fills, ``low_quality`` when its own gate withholds it.
     """
 
     timestamp_s: float
@@ -82,16 +89,25 @@ class Reading:
     status: Status = Status.WARMING_UP
     face_box: Box | None = None
     latency_ms: float = 0.0
+    breathing_quality: float = 0.0
+    spo2_quality: float = 0.0
+    hrv_quality: float = 0.0
+    breathing_status: Status = Status.WARMING_UP
+    spo2_status: Status = Status.WARMING_UP
+    hrv_status: Status = Status.WARMING_UP
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict with the field names as keys."""
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["status"] = self.status.value
+        for name in _STATUSES:
+            out[name] = getattr(self, name).value
         out["face_box"] = None if self.face_box is None else self.face_box.to_list()
         return out
 
 
 _VITALS = ("heart_rate_bpm", "breathing_rate_bpm", "spo2_pct", "sdnn_ms", "rmssd_ms")
+_QUALITIES = ("quality", "breathing_quality", "spo2_quality", "hrv_quality")
+_STATUSES = ("status", "breathing_status", "spo2_status", "hrv_status")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,7 +115,7 @@ class Track:
     """Many readings as arrays of shape ``(n_readings,)``; ``NaN`` where a vital is ``None``.
 
     `face_box` has shape ``(n_readings, 4)`` (x, y, width, height), ``NaN`` rows when
-    there was no box; `status` holds the status strings.
+    there was no box; `status` and the per-vital statuses hold the status strings.
     """
 
     timestamp_s: np.ndarray
@@ -113,6 +129,12 @@ class Track:
     status: np.ndarray
     face_box: np.ndarray
     latency_ms: np.ndarray
+    breathing_quality: np.ndarray
+    spo2_quality: np.ndarray
+    hrv_quality: np.ndarray
+    breathing_status: np.ndarray
+    spo2_status: np.ndarray
+    hrv_status: np.ndarray
 
     @classmethod
     def from_readings(cls, readings: Sequence[Reading]) -> Track:
@@ -130,8 +152,9 @@ class Track:
             timestamp_s=column("timestamp_s"),
             **{name: column(name) for name in _VITALS},
             spo2_calibrated=np.array([r.spo2_calibrated for r in readings], dtype=bool),
-            quality=column("quality"),
-            status=np.array([r.status.value for r in readings], dtype=object),
+            **{name: column(name) for name in _QUALITIES},
+            **{name: np.array([getattr(r, name).value for r in readings], dtype=object)
+               for name in _STATUSES},
             face_box=boxes,
             latency_ms=column("latency_ms"),
         )

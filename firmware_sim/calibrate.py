@@ -100,7 +100,7 @@ def _setup_numba() -> Callable[[], object]:
 
     frame = _test_frame()
     boxes = np.array([[220, 140, 420, 340]], dtype=np.int64)  # 200x200 box
-    sums = np.zeros((1, 4))
+    sums = np.zeros((1, 5))
     stream = PulseStream("pos", fs=30.0)
     rgb = np.array([120.0, 90.0, 70.0])
 
@@ -316,10 +316,7 @@ def _base_profile(base: str | Path | None) -> DeviceProfile:
 
 # -- command line --------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``edge-vitals calibrate``."""
-    parser.add_argument("target", choices=("device",),
-                        help="what to calibrate: 'device' measures this board's slowdown "
-                             "factors for the latency simulator")
+    """Options of ``edge-vitals calibrate device`` (dispatched by `edge.cli_calibrate`)."""
     parser.add_argument("--name", help="profile name (default: BASE-measured, or 'measured')")
     parser.add_argument("--base", metavar="PROFILE",
                         help=f"profile giving camera, jitter, thermal and budgets and the "

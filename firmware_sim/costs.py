@@ -44,6 +44,10 @@ class UnitCosts:
     """Resampling and the streaming POS projection, per uniform sample."""
     estimate_s: float
     """One heart-rate estimate (spectrum of a 10 s window, peak, SNR, motion gate)."""
+    vital_estimate_s: float = 0.0
+    """One breathing-rate or SpO2 estimate (their mean: 32 s and 10 s windows)."""
+    hrv_analysis_s: float = 0.0
+    """One SDNN/RMSSD beat analysis of a 32 s window (every 5 s)."""
     host: str = ""
     measured: str = ""
 
@@ -58,7 +62,7 @@ def stage_host_seconds(costs: UnitCosts, work: np.ndarray, *, frame_pixels: int)
     Returns ``[decode, validate, track, roi, trace, estimate]`` for one frame whose
     `Pipeline.work` is `work` (`edge.pipeline.WORK`).
     """
-    detector_pixels, near, roi_pixels, samples, estimates = work
+    detector_pixels, near, roi_pixels, samples, estimates, vitals, hrv = work
     return np.array([
         costs.decode_per_pixel_s * frame_pixels,
         0.5 * costs.push_overhead_s,
@@ -66,7 +70,8 @@ def stage_host_seconds(costs: UnitCosts, work: np.ndarray, *, frame_pixels: int)
         + costs.near_detection_s * near,
         costs.roi_per_pixel_s * roi_pixels,
         costs.trace_per_sample_s * samples,
-        costs.estimate_s * estimates,
+        costs.estimate_s * estimates + costs.vital_estimate_s * vitals
+        + costs.hrv_analysis_s * hrv,
     ])
 
 
@@ -84,11 +89,14 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     import cv2
 
     import edge
+    from edge.breathing import stream_breathing
     from edge.buffer import Resampler
     from edge.config import RoiConfig, RppgConfig
     from edge.heart_rate import HeartRateEstimator
+    from edge.pipeline import _hrv_of
     from edge.roi import FaceDetector, RoiSampler
     from edge.rppg import PulseStream
+    from edge.spo2 import ratio_of_ratios
     from firmware_sim.calibrate import machine_facts, median_call_s
     from firmware_sim.world import WorldConfig, make_clip
 
@@ -110,16 +118,23 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     sampler.sample(frame, face)
     roi_s = median_call_s(lambda: sampler.sample(frame, face), repeats)
     roi = roi_s / ((sampler.pixels_scanned - before) / (repeats + 2))  # per call: 1 + 1 + repeats
-    stream = PulseStream("pos", fs=30.0, keep_s=24.0)
+    stream = PulseStream("pos", fs=30.0, keep_s=40.0)
     resampler = Resampler(fs=30.0, emit=stream.push)
     rng = np.random.default_rng(0)
-    for i, sample in enumerate(100.0 + rng.random((900, 3))):
+    n = 1200  # 40 s at 30 Hz of a 72 bpm pulse in noise, so every estimator does its full work
+    pulse = 0.3 * np.sin(2 * np.pi * 1.2 * np.arange(n) / 30.0)[:, None] * [0.33, 0.77, 0.53]
+    for i, sample in enumerate(100.0 + pulse + 0.05 * rng.standard_normal((n, 3))):
         resampler.push(i / 30.0, sample)
-    clock = iter(range(901, 10**9))
+    clock = iter(range(1201, 10**9))
     value = np.array([100.0, 90.0, 80.0])
     trace = median_call_s(lambda: resampler.push(next(clock) / 30.0, value), repeats)
     estimator = HeartRateEstimator(RppgConfig())
     estimate = median_call_s(lambda: estimator.estimate(stream, 30.0), repeats // 4)
+    breathing = median_call_s(lambda: stream_breathing(stream.rgb[:960], fs=30.0), repeats // 4)
+    ratio = median_call_s(lambda: ratio_of_ratios(stream.rgb[:300], stream.pulse[:300], fs=30.0,
+                                                  heart_rate_bpm=72.0), repeats // 4)
+    window = stream.rgb[:960], stream.pulse[:960]
+    hrv = median_call_s(lambda: _hrv_of(*window, fs=30.0), repeats // 10)
     pipe = edge.Pipeline(edge.PipelineConfig(roi=RoiConfig(mode="fixed", fixed_box=(0, 0, 2, 2))))
     tick = iter(range(1, 10**9))
     tiny = np.zeros((8, 8, 3), np.uint8)
@@ -127,6 +142,7 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     return UnitCosts(decode_per_pixel_s=decode, detector_per_pixel_s=detect,
                      near_detection_s=near, push_overhead_s=overhead,
                      roi_per_pixel_s=roi, trace_per_sample_s=trace, estimate_s=estimate,
+                     vital_estimate_s=0.5 * (breathing + ratio), hrv_analysis_s=hrv,
                      host=f"{machine_facts()['cpu']} ({platform.machine()})",
                      measured=time.strftime("%Y-%m-%d"))
 

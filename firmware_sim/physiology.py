@@ -342,6 +342,8 @@ class GroundTruth:
     beat_times_s : np.ndarray [shape=(n_beats,), dtype=float64]
         Systolic peak times in seconds, including the beat before the first frame and the one
         after the last (empty when loaded from a CSV without its JSON sidecar).
+    spo2_pct : np.ndarray [shape=(n_frames,)] or None
+        Blood oxygen saturation, % (``None`` when loaded from a CSV).
     """
 
     timestamp_s: np.ndarray
@@ -349,6 +351,7 @@ class GroundTruth:
     heart_rate_bpm: np.ndarray
     breathing_rate_bpm: np.ndarray
     beat_times_s: np.ndarray
+    spo2_pct: np.ndarray | None = None
 
     def __len__(self) -> int:
         """Number of delivered frames."""

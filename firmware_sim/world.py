@@ -53,6 +53,7 @@ __all__ = [
     "demo_config",
     "make_clip",
     "write_clip",
+    "write_oximeter_csv",
 ]
 
 WORLD_VERSION = 1
@@ -131,6 +132,15 @@ def _motion(
     tx, ty, angle_deg, scale = (
         SmoothPath.random(rng, amplitude=a, band_hz=preset.band_hz)(times) for a in amplitudes
     )
+    if config.motion_bursts:  # strong motion inside each burst, eased in and out over 0.5 s
+        strong = MOTION_PRESETS["strong"]
+        px = strong.translation_px * config.height / 480.0
+        envelope = _burst_envelope(times, config.motion_bursts)
+        extra = (px, 0.6 * px, strong.rotation_deg, strong.scale_fraction)
+        tx, ty, angle_deg, scale = (
+            base + envelope * SmoothPath.random(rng, amplitude=a, band_hz=strong.band_hz)(times)
+            for base, a in zip((tx, ty, angle_deg, scale), extra, strict=True)
+        )
     ty = ty - config.head_bob_px * resp  # up on inhalation
     # cv2.getRotationMatrix2D about the pivot, vectorised, then the translation
     a = (1.0 + scale) * np.cos(np.deg2rad(angle_deg))
@@ -141,6 +151,17 @@ def _motion(
     affine[:, 1] = np.column_stack([-b, a, b * cx + (1 - a) * cy + ty])
     pose = 1.0 + angle_deg / 15.0 + 3.0 * scale + tx / (0.25 * config.width)
     return affine, config.specular_fraction * np.clip(pose, 0.0, 2.0)
+
+
+def _burst_envelope(times: np.ndarray, bursts: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """1 inside each (start_s, duration_s) burst, 0 outside, raised-cosine edges of 0.5 s."""
+    ramp_s = 0.5
+    envelope = np.zeros_like(times)
+    for start_s, duration_s in bursts:
+        rise = np.clip((times - start_s) / ramp_s + 0.5, 0.0, 1.0)
+        fall = np.clip((start_s + duration_s - times) / ramp_s + 0.5, 0.0, 1.0)
+        envelope = np.maximum(envelope, 0.5 - 0.5 * np.cos(np.pi * np.minimum(rise, fall)))
+    return envelope
 
 
 def _illumination(config: WorldConfig, rng: np.random.Generator, times: np.ndarray) -> np.ndarray:
@@ -295,7 +316,12 @@ def make_clip(config: WorldConfig) -> SyntheticClip:
     scene = build_scene(config, rng_scene)
     affine, specular = _motion(config, rng_motion, times, resp, scene.pivot)
     light = _illumination(config, rng_light, times)
-    weights = np.asarray(config.pulse_rgb_weights) / config.pulse_rgb_weights[1]
+    weights = np.tile(np.asarray(config.pulse_rgb_weights) / config.pulse_rgb_weights[1],
+                      (times.size, 1))
+    spo2_pct = config.spo2_at(times)
+    if config.spo2_pct is not None:  # the red weight that gives R = (A - SpO2) / B
+        a_pct, b_pct = config.spo2_calibration
+        weights[:, 0] = (a_pct - spo2_pct) / b_pct * weights[:, 2]
     blood = config.pulse_ac_dc * pulse + config.riiv_fraction * resp  # relative green change
     truth = GroundTruth(
         timestamp_s=times[keep],
@@ -303,6 +329,7 @@ def make_clip(config: WorldConfig) -> SyntheticClip:
         heart_rate_bpm=heart_rate_bpm[keep],
         breathing_rate_bpm=np.full(int(keep.sum()), float(config.breathing_rate_bpm)),
         beat_times_s=beats,
+        spo2_pct=spo2_pct[keep],
     )
     return SyntheticClip(
         config=config,
@@ -366,6 +393,21 @@ def write_clip(
         "beat_times_s": clip.truth.beat_times_s.tolist(),
     }
     path.with_name(f"{path.stem}.truth.json").write_text(json.dumps(meta, indent=1), "utf-8")
+    if cfg.spo2_pct is not None:  # what a reference oximeter beside the camera would log
+        write_oximeter_csv(clip, path.with_name(f"{path.stem}.spo2.csv"))
+    return path
+
+
+def write_oximeter_csv(clip: SyntheticClip, path: str | Path, *, period_s: float = 1.0) -> Path:
+    """A reference oximeter's log of the clip's true SpO2: ``timestamp_s,spo2_pct`` once a
+    second (the format ``edge-vitals calibrate spo2`` reads).
+    """
+    truth = clip.truth
+    t = np.arange(0.0, float(truth.timestamp_s[-1]) + 1e-9, period_s)
+    spo2 = np.interp(t, truth.timestamp_s, truth.spo2_pct)
+    path = Path(path)
+    np.savetxt(path, np.column_stack([t, spo2]), delimiter=",", header="timestamp_s,spo2_pct",
+               comments="", fmt="%.6g")
     return path
 
 

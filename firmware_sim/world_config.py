@@ -8,6 +8,7 @@ field, the value and the allowed range; variants come from ``dataclasses.replace
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,8 @@ MOTION_PRESETS = {
 }
 
 _OPTIONAL_FIELDS = frozenset(
-    {"heart_rate_end_bpm", "exposure_s", "pulse_amplitude", "pulse_source_fs_hz", "jpeg_quality"}
+    {"heart_rate_end_bpm", "exposure_s", "pulse_amplitude", "pulse_source_fs_hz", "jpeg_quality",
+     "spo2_pct", "spo2_end_pct"}
 )
 _INT_FIELDS = frozenset({"width", "height", "jpeg_quality", "seed"})
 _RANGES: dict[str, tuple[float, float]] = {
@@ -65,6 +67,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "heart_rate_drift_bpm": (0.0, 20.0),
     "hrv_sdnn_ms": (0.0, 200.0),
     "breathing_rate_bpm": (4.0, 60.0),
+    "spo2_pct": (50.0, 100.0),
+    "spo2_end_pct": (50.0, 100.0),
     "rsa_bpm": (0.0, 15.0),
     "riiv_fraction": (0.0, 0.05),
     "riav_fraction": (0.0, 0.9),
@@ -133,6 +137,8 @@ class WorldConfig:
         Vertical head motion at the breathing rate, pixels (up on inhalation).
     motion : str
         Head-motion preset, a key of ``MOTION_PRESETS`` (amplitudes scale with height / 480).
+    motion_bursts : tuple of (start_s, duration_s)
+        Intervals of added ``strong`` head motion (eased in and out over 0.5 s).
     skin_tone : str or tuple of 3 floats
         A key of ``SKIN_TONES_RGB`` or an explicit diffuse RGB in DN (1-255).
     light_level, exposure_gain : float
@@ -147,6 +153,13 @@ class WorldConfig:
         Pulse AC/DC (peak-to-peak) in green; default 0.002-0.004 by skin tone (darker lower).
     pulse_rgb_weights : tuple of 3 floats
         Relative pulse strength per channel (blood-volume signature), scaled so green = 1.
+    spo2_pct, spo2_end_pct : float, optional
+        Blood oxygen saturation at the start, and at the end (a linear desaturation or
+        recovery). When given, the red weight becomes ``R * blue`` with the ratio of
+        ratios ``R = (A - SpO2) / B`` of `spo2_calibration`, so that a camera that sees
+        the skin's own AC/DC measures R; default: the weights as given.
+    spo2_calibration : tuple of 2 floats
+        The (A, B) of ``SpO2 = A - B * R`` that this simulated camera and skin obey.
     pulse_source, pulse_source_column, pulse_source_fs_hz : optional
         CSV with a real PPG; its ensemble-averaged beat replaces the two-Gaussian template.
         Column default ``ppg``/``PPG``/``pleth``; rate from ``time_s`` or ``<N>hz`` in the name.
@@ -174,6 +187,7 @@ class WorldConfig:
     riav_fraction: float = 0.15
     head_bob_px: float = 1.5
     motion: str = "still"
+    motion_bursts: tuple[tuple[float, float], ...] = ()
     skin_tone: str | tuple[float, float, float] = "light"
     light_level: float = 1.0
     exposure_gain: float = 1.0
@@ -184,6 +198,9 @@ class WorldConfig:
     specular_fraction: float = 0.06
     pulse_amplitude: float | None = None
     pulse_rgb_weights: tuple[float, float, float] = (0.33, 0.77, 0.53)
+    spo2_pct: float | None = None
+    spo2_end_pct: float | None = None
+    spo2_calibration: tuple[float, float] = (110.0, 25.0)
     pulse_source: str | Path | None = None
     pulse_source_column: str | None = None
     pulse_source_fs_hz: float | None = None
@@ -210,6 +227,16 @@ class WorldConfig:
                 f"WorldConfig.jitter_s must be in [0, 0.25 / fps = {0.25 / self.fps:.4g}]; "
                 f"got {self.jitter_s!r}"
             )
+        try:
+            bursts = tuple((float(a), float(b)) for a, b in self.motion_bursts)
+        except (TypeError, ValueError):
+            bursts = ((math.nan, math.nan),)
+        if not all(a >= 0.0 and b > 0.0 for a, b in bursts):
+            raise ConfigError(
+                "WorldConfig.motion_bursts must be (start_s >= 0, duration_s > 0) pairs; "
+                f"got {self.motion_bursts!r}"
+            )
+        object.__setattr__(self, "motion_bursts", bursts)
         if self.motion not in MOTION_PRESETS:
             raise ConfigError(
                 f"WorldConfig.motion must be one of {sorted(MOTION_PRESETS)}; got {self.motion!r}"
@@ -228,10 +255,40 @@ class WorldConfig:
         if weights[1] <= 0:
             raise ConfigError(f"WorldConfig.pulse_rgb_weights needs green > 0; got {weights!r}")
         object.__setattr__(self, "pulse_rgb_weights", weights)
+        try:
+            a, b = (float(v) for v in self.spo2_calibration)
+        except (TypeError, ValueError):
+            a = b = math.nan
+        if not (50.0 <= a <= 200.0 and 1.0 <= b <= 100.0):
+            raise ConfigError(
+                f"WorldConfig.spo2_calibration must be (A in [50, 200], B in [1, 100]); "
+                f"got {self.spo2_calibration!r}"
+            )
+        object.__setattr__(self, "spo2_calibration", (a, b))
+        if self.spo2_end_pct is not None and self.spo2_pct is None:
+            raise ConfigError("WorldConfig.spo2_end_pct needs spo2_pct")
+        for value in (self.spo2_pct, self.spo2_end_pct):
+            if value is not None and not 0.0 < (a - value) / b * weights[2] <= 10.0:
+                raise ConfigError(
+                    f"WorldConfig.spo2_pct={value} gives a red weight outside (0, 10] with "
+                    f"spo2_calibration={self.spo2_calibration}"
+                )
         if self.pulse_source is not None and not Path(self.pulse_source).is_file():
             raise ConfigError(
                 f"WorldConfig.pulse_source must be a CSV file; got {self.pulse_source!r}"
             )
+
+    def spo2_at(self, time_s: np.ndarray) -> np.ndarray:
+        """True SpO2 (%) at `time_s`: the linear path from `spo2_pct` to `spo2_end_pct`,
+        or the value the pulse weights imply when `spo2_pct` is ``None``.
+        """
+        a, b = self.spo2_calibration
+        if self.spo2_pct is None:
+            w = self.pulse_rgb_weights
+            return np.full(np.shape(time_s), a - b * w[0] / w[2])
+        end = self.spo2_pct if self.spo2_end_pct is None else self.spo2_end_pct
+        fraction = np.clip(np.asarray(time_s, dtype=np.float64) / self.duration_s, 0.0, 1.0)
+        return self.spo2_pct + (end - self.spo2_pct) * fraction
 
     @property
     def skin_rgb(self) -> tuple[float, float, float]:

@@ -25,7 +25,7 @@ def test_readme_cli_examples_use_existing_flags():
     parser = argparse.ArgumentParser()
     cli_run.add_arguments(parser)
     known = {opt for action in parser._actions for opt in action.option_strings}
-    used = set(re.findall(r"edge-vitals run [^\n#]*?(--[a-z-]+)", README))
+    used = set(re.findall(r"edge-vitals run [^\n#]*?(--[a-z0-9-]+)", README))
     used |= {flag for line in README.splitlines() if line.startswith("edge-vitals run")
-             for flag in re.findall(r"--[a-z-]+", line)}
+             for flag in re.findall(r"--[a-z0-9-]+", line)}
     assert used and used <= known, used - known

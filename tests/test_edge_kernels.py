@@ -22,10 +22,12 @@ def _ycrcb(frame):
 
 
 def roi_sums_reference(frame, boxes, skin_mask):
-    out = np.zeros((len(boxes), 4))
+    out = np.zeros((len(boxes), 5))
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         patch = frame[y0:y1, x0:x1]
-        ok = ~(patch >= 250).any(axis=-1) & ~(patch < 12).all(axis=-1)
+        saturated = (patch >= 250).any(axis=-1)
+        out[i, 4] = saturated.sum()
+        ok = ~saturated & ~(patch < 12).all(axis=-1)
         if skin_mask:
             cr, cb = _ycrcb(patch)
             ok &= (cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127)
@@ -41,7 +43,7 @@ def test_roi_sums_matches_numpy(rng, skin_mask):
     frame[0:5, 0:5] = 255  # saturated
     frame[50:55, 0:5] = 3  # dark
     boxes = np.array([[0, 0, 80, 60], [10, 10, 40, 30], [5, 45, 50, 58]], dtype=np.int64)
-    out = np.zeros((3, 4))
+    out = np.zeros((3, 5))
     k._roi_sums(frame, boxes, skin_mask, out)
     assert_allclose(out, roi_sums_reference(frame, boxes, skin_mask), rtol=RTOL)
     if skin_mask:

@@ -248,16 +248,20 @@ def test_calibrate_cli(tmp_path, monkeypatch, capsys):
     reference = calibrate.load_host_reference()["median_s"]
     monkeypatch.setattr(calibrate, "run_microbenchmarks",
                         lambda **_: {c: 2.0 * v for c, v in reference.items()})
+    from edge import cli_calibrate
+
     parser = argparse.ArgumentParser()
-    calibrate.add_arguments(parser)
+    cli_calibrate.add_arguments(parser)
     out = tmp_path / "p.toml"
     args = parser.parse_args(["device", "--base", "pi5", "--out", str(out), "--repeats", "2"])
-    assert calibrate.main(args) == 0
+    assert cli_calibrate.main(args) == 0
     text = capsys.readouterr().out
     assert "not measured" in text and str(out) in text and "--device" in text
     assert load_profile(out).name == "pi5-measured"
     with pytest.raises(SystemExit):
-        parser.parse_args(["spo2"])
+        parser.parse_args(["spo2"])  # needs recordings and --out
+    with pytest.raises(SystemExit):
+        parser.parse_args(["oximeter"])
 
 
 def test_real_microbenchmarks_run():

@@ -1,0 +1,291 @@
+"""SpO2 from the skin's colour pulse: ratio of ratios and a calibration (algorithms §5).
+
+Pulse oximetry compares how strongly blood volume modulates two wavelengths::
+
+    R = (AC_red / DC_red) / (AC_blue / DC_blue),        SpO2 = A - B·R
+
+An RGB camera has no near-infrared channel, so red/blue stands in for red/IR, and A
+and B depend on the camera, the light and the skin: they must be fitted against a
+reference oximeter (`fit_calibration`, ``edge-vitals calibrate spo2``). The shipped
+`DEFAULT_CALIBRATION` is the textbook contact-oximeter line 110 - 25·R: readings made
+with it say ``spo2_calibrated = False`` and their quality is capped at
+`UNCALIBRATED_QUALITY_CAP`. No value comes out for a ratio outside the calibration's
+fitted range (no extrapolation) or when saturated pixels, motion or a weak pulse make
+the ratio untrustworthy.
+
+AC is read along the pipeline's own pulse waveform ``p``: the cross-spectrum of each
+mean-normalised channel ``c`` with ``p``, summed over the heart rate ± 0.4 Hz. Noise
+in ``c`` that is independent of ``p`` averages out instead of inflating AC (as a
+standard deviation would), and ``p``'s own scale and noise multiply every channel's AC
+alike, which cancels in the ratio. One bias remains: ``p`` is made from the same
+channels (POS), so each channel's sensor noise is partly in ``p`` too. White in time,
+it adds the same amount to every cross-spectrum bin, so the mean of the bins above
+4 Hz (no pulse there) is taken off the band's sum.
+
+Calibration files are JSON (never pickle) with a format version; unknown keys are
+refused.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ConfigError, InputError
+
+__all__ = [
+    "DEFAULT_CALIBRATION",
+    "UNCALIBRATED_QUALITY_CAP",
+    "RatioEstimate",
+    "Spo2Calibration",
+    "fit_calibration",
+    "load_calibration",
+    "ratio_of_ratios",
+]
+
+CALIBRATION_FORMAT = 1
+UNCALIBRATED_QUALITY_CAP = 0.3
+"""Highest quality a reading made with `DEFAULT_CALIBRATION` can carry."""
+BAND_HALF_WIDTH_HZ = 0.4
+"""AC is read in heart rate ± this."""
+NOISE_FROM_HZ = 4.0
+"""Cross-spectrum bins above this hold only sensor noise (white in time); their mean
+is the noise floor taken off the band."""
+MIN_CORRELATION = 0.3
+"""Below this correlation with the pulse a channel's AC is noise (quality 0)."""
+
+
+def _pair(value: object, name: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ConfigError(f"Spo2Calibration.{name} must be two numbers; got {value!r}") from None
+    return lo, hi
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Spo2Calibration:
+    """``SpO2 = a - b·R`` for ratios in `ratio_range`, and where it came from.
+
+    Attributes
+    ----------
+    a, b : float
+        Intercept (%) and slope (% per unit of R).
+    ratio_range : tuple of 2 floats
+        Ratios the fit covered; no SpO2 is given outside (no extrapolation).
+    calibrated : bool
+        True for a calibration fitted against a reference oximeter.
+    camera, light : str
+        What the calibration was made with (free text); it is valid only for them.
+    n_recordings, n_points : int
+        Recordings and (ratio, reference) pairs the fit used.
+    rms_error_pct : float or None
+        Root-mean-square residual of the fit, SpO2 percentage points.
+    fitted_on : str
+        ISO date of the fit.
+    source : str
+        Free text: how the coefficients were obtained.
+    """
+
+    a: float
+    b: float
+    ratio_range: tuple[float, float]
+    calibrated: bool
+    camera: str = ""
+    light: str = ""
+    n_recordings: int = 0
+    n_points: int = 0
+    rms_error_pct: float | None = None
+    fitted_on: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("a", "b"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ConfigError(f"Spo2Calibration.{name} must be a finite number; got {value!r}")
+        lo, hi = _pair(self.ratio_range, "ratio_range")
+        if not 0.0 < lo < hi:
+            raise ConfigError(f"Spo2Calibration.ratio_range must be 0 < low < high; got {lo}, {hi}")
+        object.__setattr__(self, "ratio_range", (lo, hi))
+
+    def spo2_pct(self, ratio: float) -> float | None:
+        """SpO2 for a ratio of ratios, capped at 100 %; ``None`` outside `ratio_range`."""
+        lo, hi = self.ratio_range
+        if not lo <= ratio <= hi:
+            return None
+        return min(100.0, self.a - self.b * ratio)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready dict with the file format version."""
+        out = asdict(self)
+        out["ratio_range"] = list(self.ratio_range)
+        return {"format": CALIBRATION_FORMAT, **out}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the calibration as JSON."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+DEFAULT_CALIBRATION = Spo2Calibration(
+    a=110.0,
+    b=25.0,
+    ratio_range=(0.3, 1.6),
+    calibrated=False,
+    source="textbook red/IR contact-oximeter line (algorithms §5.1), not fitted to any camera",
+)
+"""Uncalibrated: readings say ``spo2_calibrated = False`` and carry a capped quality."""
+
+
+def load_calibration(path: str | Path) -> Spo2Calibration:
+    """Read a calibration file written by `Spo2Calibration.save` (JSON)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read SpO2 calibration {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"SpO2 calibration {path} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != CALIBRATION_FORMAT:
+        raise ConfigError(
+            f"SpO2 calibration {path} must be a JSON object with \"format\": "
+            f"{CALIBRATION_FORMAT} (made by `edge-vitals calibrate spo2`)"
+        )
+    known = {f.name for f in fields(Spo2Calibration)}
+    unknown = sorted(set(data) - known - {"format"})
+    if unknown:
+        raise ConfigError(f"SpO2 calibration {path}: unknown keys {unknown}")
+    kwargs = {k: v for k, v in data.items() if k != "format"}
+    try:
+        return Spo2Calibration(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"SpO2 calibration {path}: {exc}") from None
+
+
+def fit_calibration(
+    ratios: np.ndarray,
+    spo2_pct: np.ndarray,
+    *,
+    camera: str = "",
+    light: str = "",
+    n_recordings: int = 1,
+) -> Spo2Calibration:
+    """Fit ``SpO2 = a - b·R`` to paired ratios and reference readings (least squares
+    of R on SpO2, see the comment in the code).
+
+    Parameters
+    ----------
+    ratios, spo2_pct : np.ndarray [shape=(n,)]
+        Ratio of ratios from the camera and the reference oximeter's SpO2 at the same
+        times; at least 3 finite pairs with some spread in SpO2 (a desaturation or
+        several subjects), or the slope is meaningless.
+    """
+    r = np.asarray(ratios, dtype=np.float64).ravel()
+    s = np.asarray(spo2_pct, dtype=np.float64).ravel()
+    if r.shape != s.shape:
+        raise InputError(f"ratios and spo2_pct must have the same length; got {r.size}, {s.size}")
+    ok = np.isfinite(r) & np.isfinite(s)
+    r, s = r[ok], s[ok]
+    if r.size < 3:
+        raise InputError(f"need at least 3 finite (ratio, SpO2) pairs to fit; got {r.size}")
+    if np.ptp(s) < 2.0 or np.ptp(r) <= 0.0:
+        raise InputError(
+            f"the reference SpO2 spans {np.ptp(s):.1f} points; a slope needs at least 2 "
+            "(record a desaturation or several subjects)"
+        )
+    # The camera's ratio is the noisy variable and the oximeter's reading the precise
+    # one, so fit R = (a - SpO2) / b (noise in R biases nothing) and solve for a and b;
+    # fitting SpO2 on R instead would flatten the slope (regression dilution).
+    slope, intercept = np.polyfit(s, r, 1)
+    if slope >= 0.0:
+        raise InputError("the camera's ratio does not fall as SpO2 rises in these recordings; "
+                         "no calibration can be fitted (check exposure and the reference)")
+    b_pct = -1.0 / slope
+    a_pct = intercept * b_pct
+    residual = s - (a_pct - b_pct * r)
+    return Spo2Calibration(
+        a=float(a_pct),
+        b=float(b_pct),
+        ratio_range=(float(r.min()), float(r.max())),
+        calibrated=True,
+        camera=camera,
+        light=light,
+        n_recordings=int(n_recordings),
+        n_points=int(r.size),
+        rms_error_pct=float(np.sqrt(np.mean(residual**2))),
+        fitted_on=_dt.date.today().isoformat(),
+        source="fit_calibration: least squares against a reference oximeter",
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RatioEstimate:
+    """Ratio of ratios over one window and how far it can be trusted.
+
+    Attributes
+    ----------
+    ratio : float
+        (AC/DC red) / (AC/DC blue).
+    correlation : float
+        0-1: the weaker of the red and blue channels' correlation with the pulse.
+    """
+
+    ratio: float
+    correlation: float
+
+
+def ratio_of_ratios(rgb: np.ndarray, pulse: np.ndarray, *, fs: float,
+                    heart_rate_bpm: float) -> RatioEstimate | None:
+    """Red/blue ratio of ratios of a skin RGB trace, AC read along its pulse.
+
+    Parameters
+    ----------
+    rgb : np.ndarray [shape=(n, 3)]
+        Mean skin RGB per sample (the pipeline's trace), same samples as `pulse`.
+    pulse : np.ndarray [shape=(n,)]
+        Pulse waveform of the same window (any scale and sign).
+    fs : float
+        Sampling rate, Hz (at least 2 * `NOISE_FROM_HZ`).
+    heart_rate_bpm : float
+        The window's heart rate: AC is read within ±0.4 Hz of it.
+
+    Returns
+    -------
+    RatioEstimate or None
+        ``None`` when the window is under 2 s, a channel has no DC, or red and blue
+        do not pulse in phase (no blood signal).
+    """
+    rgb = np.asarray(rgb, dtype=np.float64)
+    pulse = np.asarray(pulse, dtype=np.float64)
+    if rgb.ndim != 2 or rgb.shape[1] != 3 or pulse.shape != (rgb.shape[0],):
+        raise InputError(f"rgb must be (n, 3) and pulse (n,); got {rgb.shape} and {pulse.shape}")
+    n = rgb.shape[0]
+    dc = rgb.mean(axis=0)
+    if n < 2 * fs or np.any(dc <= 0.0) or fs < 2.0 * NOISE_FROM_HZ:
+        return None
+    taper = np.hanning(n)
+    spectra = np.fft.rfft((rgb[:, (0, 2)] / dc[[0, 2]] - 1.0) * taper[:, None], axis=0)
+    p_spectrum = np.fft.rfft((pulse - pulse.mean()) * taper)
+    freq = np.fft.rfftfreq(n, 1.0 / fs)
+    band = np.abs(freq - heart_rate_bpm / 60.0) <= BAND_HALF_WIDTH_HZ
+    noise = freq >= NOISE_FROM_HZ
+    cross = (spectra * np.conj(p_spectrum)[:, None]).real  # (bins, 2): red, blue
+    ac = cross[band].sum(axis=0) - band.sum() * cross[noise].mean(axis=0)
+    if ac[0] * ac[1] <= 0.0:  # red and blue pulse in opposite phase: not blood
+        return None
+    power_c = (np.abs(spectra[band]) ** 2).sum(axis=0)
+    power_p = float((np.abs(p_spectrum[band]) ** 2).sum())
+    corr = np.abs(cross[band].sum(axis=0)) / np.sqrt(power_c * power_p + 1e-300)
+    return RatioEstimate(ratio=float(ac[0] / ac[1]), correlation=float(corr.min()))
+
+
+def ratio_quality(estimate: RatioEstimate) -> float:
+    """0-1 from the weaker channel's correlation with the pulse (0 at `MIN_CORRELATION`)."""
+    return float(np.clip((estimate.correlation - MIN_CORRELATION) / (0.9 - MIN_CORRELATION),
+                         0.0, 1.0))
