@@ -82,9 +82,9 @@ cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 in_pi uname -m | grep -qx aarch64 || fail "the chroot does not run as aarch64"
 
 log "pip install the wheel into /opt/venv (aarch64 wheels only)"
-mkdir -p "$root/wheel" "$root/work" "$root/var/cache/edge-vitals"
+mkdir -p "$root/wheel" "$root/srv/ev" "$root/var/cache/edge-vitals"
 cp "$wheel" "$root/wheel/"
-cp "$work/clip.avi" "$root/work/"
+cp "$work/clip.avi" "$root/srv/ev/"
 [ -x "$root/opt/venv/bin/python" ] || in_pi python3 -m venv /opt/venv
 in_pi pip install --quiet --only-binary=:all: "/wheel/$(basename "$wheel")" pytest
 in_pi python -c 'import platform, numpy, numba, onnxruntime, cv2
@@ -95,7 +95,7 @@ log "edge-vitals warmup (numba cache in /var/cache/edge-vitals)"
 in_pi edge-vitals warmup --cache-dir /var/cache/edge-vitals
 
 log "edge-vitals run on the clip"
-in_pi edge-vitals run /work/clip.avi --json --no-progress >"$work/readings.jsonl" \
+in_pi edge-vitals run /srv/ev/clip.avi --json --no-progress >"$work/readings.jsonl" \
   2>"$work/run.stderr" || { cat "$work/run.stderr"; fail "edge-vitals run"; }
 cat "$work/run.stderr"
 "$PYTHON" - "$work/readings.jsonl" "$work/clip.truth.csv" "$TOL_BPM" <<'PY' || fail "heart rate"
@@ -113,12 +113,12 @@ sys.exit(0 if abs(med - truth) <= tol else 1)
 PY
 
 log "test subset in the emulated Pi"
-rm -rf "$root/work/tests"; mkdir -p "$root/work/tests"
+rm -rf "$root/srv/ev/tests"; mkdir -p "$root/srv/ev/tests"
 for f in conftest.py synthetic.py test_edge_validate.py test_edge_config.py test_edge_rates.py \
          test_imports.py test_edge_live.py; do
-  if [ -e "$repo/tests/$f" ]; then cp "$repo/tests/$f" "$root/work/tests/"; fi
+  if [ -e "$repo/tests/$f" ]; then cp "$repo/tests/$f" "$root/srv/ev/tests/"; fi
 done
-in_pi sh -c 'cd /work && python -m pytest -q -p no:cacheprovider tests' \
+in_pi sh -c 'cd /srv/ev && python -m pytest -q -p no:cacheprovider tests' \
   || fail "test subset"
 
 log "PASSED in $(( $(date +%s) - start )) s"
