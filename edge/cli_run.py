@@ -24,7 +24,6 @@ from edge.types import Reading, Status
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
-READING_KEYS = tuple(Reading(timestamp_s=0.0).to_dict())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

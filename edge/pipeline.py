@@ -293,7 +293,7 @@ class Pipeline:
                        **self._hrv_fields(t, rate))
 
     def _window(self, seconds: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """Views of the newest `seconds` of final pulse and its RGB, or ``None`` if short."""
+        """Views (rgb, pulse) of the newest `seconds` of final samples, or ``None`` if short."""
         n = round(seconds * self.fs)
         end = self.stream.final_count
         if end < n:

@@ -46,6 +46,7 @@ __all__ = [
     "fit_calibration",
     "load_calibration",
     "ratio_of_ratios",
+    "ratio_quality",
 ]
 
 CALIBRATION_FORMAT = 1
