@@ -5,8 +5,9 @@
 >>> with edge.Pipeline() as pipe:                               # doctest: +SKIP
 ...     reading = pipe.push(frame_rgb, timestamp_s)
 
-Not a medical device. Importing this package loads numpy only; OpenCV, numba kernels
-and optional backends load when first used.
+Not a medical device. Importing this package loads numpy and the kernels (compiled ahead
+of time by ``edge-vitals warmup``, else numba); OpenCV and optional backends load when
+first used.
 """
 
 from edge.config import PipelineConfig, RoiConfig, RppgConfig

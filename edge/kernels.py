@@ -7,10 +7,47 @@ what costs on a Pi), and the per-sample streaming projections run at O(window) p
 sample without Python overhead. No ``fastmath`` (it changes NaN/inf behaviour) and no
 ``parallel`` (ROIs are too small to pay for threads); see `tests/test_edge_kernels.py`
 for the numpy reference of every kernel.
+
+Each kernel declares the one signature it is called with. When ``edge-vitals warmup`` has
+compiled this file ahead of time (`edge.aot`), the names below are bound to that
+extension module's functions and numba is not imported; otherwise they are lazily
+compiled, cached ``njit`` functions. `BACKEND` says which.
 """
 
+from pathlib import Path
+
 import numpy as np
-from numba import njit
+
+from edge import aot
+
+SOURCE = Path(__file__).read_bytes()
+"""This file's bytes: the compiled module must have been built from exactly these."""
+SIGNATURES: dict[str, str] = {}
+"""Kernel name -> numba signature, for the ahead-of-time build."""
+
+_COMPILED = aot.load(SOURCE) if aot.kernel_mode() == "auto" else None
+BACKEND = "aot" if _COMPILED is not None else "jit"
+"""``aot`` (the compiled module, no numba in the process) or ``jit`` (numba)."""
+if _COMPILED is None:
+    from numba import njit
+
+
+def _kernel(signature: str):
+    """Bind a kernel to its compiled twin, or to a cached lazy ``njit`` of it."""
+
+    def bind(fn):
+        SIGNATURES[fn.__name__] = signature
+        if _COMPILED is not None:
+            return getattr(_COMPILED, fn.__name__)
+        return njit(cache=True, nogil=True)(fn)
+
+    return bind
+
+
+_WINDOW = "void(float64[:, ::1], float64[::1], float64[::1], float64[::1])"
+"""Every rPPG window kernel: (cn (l, 3), scratch s1 (l,), scratch s2 (l,), out h (l,))."""
+_KALMAN = ("boolean(float64[::1], float64[:, ::1], float64, float64, float64, float64, boolean,"
+           " float64, float64[::1], float64[:, ::1], float64[::1])")
 
 # Pixel gates shared by the ROI kernel (8-bit levels).
 SATURATED_LEVEL = 250
@@ -20,7 +57,7 @@ CR_MIN, CR_MAX = 133.0, 173.0
 CB_MIN, CB_MAX = 77.0, 127.0
 
 
-@njit(cache=True, nogil=True)
+@_kernel("void(uint8[:, :, ::1], int64[:, ::1], boolean, float64[:, ::1])")
 def _roi_sums(frame, boxes, skin_mask, out):  # pragma: no cover - compiled
     """Sum R, G, B and count the usable pixels of each box in one pass.
 
@@ -62,7 +99,7 @@ def _roi_sums(frame, boxes, skin_mask, out):  # pragma: no cover - compiled
         out[i, 4] = saturated
 
 
-@njit(cache=True, nogil=True)
+@_kernel("void(float64[:, ::1], float64[:, ::1])")
 def _normalise_window(rgb, cn):  # pragma: no cover - compiled
     """Cn = rgb / mean(rgb over the window) - 1, per channel; rgb, cn: (l, 3)."""
     n = rgb.shape[0]
@@ -76,7 +113,7 @@ def _normalise_window(rgb, cn):  # pragma: no cover - compiled
             cn[k, c] = rgb[k, c] * inv - 1.0
 
 
-@njit(cache=True, nogil=True)
+@_kernel("float64(float64[::1])")
 def _std(x):  # pragma: no cover - compiled
     n = x.shape[0]
     m = 0.0
@@ -89,7 +126,7 @@ def _std(x):  # pragma: no cover - compiled
     return np.sqrt(v / n)
 
 
-@njit(cache=True, nogil=True)
+@_kernel(_WINDOW)
 def _pos_window(cn, s1, s2, h):  # pragma: no cover - compiled
     """POS (Wang et al. 2017): S = P·Cn with P = [[0, 1, -1], [-2, 1, 1]];
     h = S1 + (σ(S1)/σ(S2))·S2, zero-mean.
@@ -109,7 +146,7 @@ def _pos_window(cn, s1, s2, h):  # pragma: no cover - compiled
         h[k] -= m
 
 
-@njit(cache=True, nogil=True)
+@_kernel(_WINDOW)
 def _chrom_window(cn, s1, s2, h):  # pragma: no cover - compiled
     """CHROM (de Haan & Jeanne 2013): X = 3Rn - 2Gn, Y = 1.5Rn + Gn - 1.5Bn,
     h = X - (σ(X)/σ(Y))·Y, zero-mean (within-window mean removal, no band-pass).
@@ -129,7 +166,7 @@ def _chrom_window(cn, s1, s2, h):  # pragma: no cover - compiled
         h[k] -= m
 
 
-@njit(cache=True, nogil=True)
+@_kernel(_WINDOW)
 def _green_window(cn, s1, s2, h):  # pragma: no cover - compiled
     """GREEN (Verkruysse et al. 2008): h = -Gn (blood absorbs green), zero-mean."""
     n = cn.shape[0]
@@ -142,7 +179,7 @@ def _green_window(cn, s1, s2, h):  # pragma: no cover - compiled
         h[k] -= m
 
 
-@njit(cache=True, nogil=True)
+@_kernel("void(float64[:, ::1], float64, float64[:, ::1])")
 def _covariance3(cn, offset, cov):  # pragma: no cover - compiled
     """Cov = (Cn + offset)ᵀ·(Cn + offset) / l for the (l, 3) window; Cn is zero-mean,
     so offset 0 gives the covariance and offset 1 the second moment of C / mean(C).
@@ -156,7 +193,7 @@ def _covariance3(cn, offset, cov):  # pragma: no cover - compiled
             cov[i, j] = acc / n
 
 
-@njit(cache=True, nogil=True)
+@_kernel("void(float64[:, ::1], float64[::1], float64[::1])")
 def _project_out(cn, u, h):  # pragma: no cover - compiled
     """H = G row of (I - u·uᵀ)·Cnᵀ, zero-mean; u is a unit 3-vector."""
     n = cn.shape[0]
@@ -170,7 +207,7 @@ def _project_out(cn, u, h):  # pragma: no cover - compiled
         h[k] -= m
 
 
-@njit(cache=True, nogil=True)
+@_kernel(_WINDOW)
 def _lgi_window(cn, s1, s2, h):  # pragma: no cover - compiled
     """LGI (Pilz et al. 2018): project out the dominant direction u1 of the window
     (first left-singular vector of the un-centred 3 x l window = top eigenvector of its
@@ -191,7 +228,7 @@ def _lgi_window(cn, s1, s2, h):  # pragma: no cover - compiled
     _project_out(cn, u, h)
 
 
-@njit(cache=True, nogil=True)
+@_kernel(_WINDOW)
 def _omit_window(cn, s1, s2, h):  # pragma: no cover - compiled
     """OMIT (Álvarez Casado & Bordallo López 2023): q1 = first column of Q in the QR
     decomposition of the 3 x l window, i.e. the unit direction of its first sample;
@@ -217,7 +254,7 @@ def _omit_window(cn, s1, s2, h):  # pragma: no cover - compiled
         h[k] -= m
 
 
-@njit(cache=True, nogil=True)
+@_kernel(_WINDOW)
 def _pbv_window(cn, s1, s2, h):  # pragma: no cover - compiled
     """PBV (de Haan & van Leest 2014): signature p = σ(Cn)/‖σ(Cn)‖,
     w = (CnᵀCn)⁻¹·p, h = Cn·w / (pᵀ·w), zero-mean.
@@ -248,7 +285,7 @@ def _pbv_window(cn, s1, s2, h):  # pragma: no cover - compiled
         h[k] -= m
 
 
-@njit(cache=True, nogil=True)
+@_kernel("float64[::1](float64[:, ::1], float64[::1])")
 def _solve3(a, b):  # pragma: no cover - compiled
     """Solve the 3x3 system a·x = b by Cramer's rule (zeros if singular)."""
     det = (
@@ -271,14 +308,14 @@ def _solve3(a, b):  # pragma: no cover - compiled
     return x
 
 
-@njit(cache=True, nogil=True)
+@_kernel("void(float64[::1], float64[::1], float64[::1])")
 def _overlap_add(h, taper, out):  # pragma: no cover - compiled
     """Out += h * taper, element-wise over the window (taper of ones = plain OLA)."""
     for k in range(h.shape[0]):
         out[k] += h[k] * taper[k]
 
 
-@njit(cache=True, nogil=True)
+@_kernel("void(float64[:, ::1], float64[::1], float64[::1])")
 def _sosfilt(sos, x, y):  # pragma: no cover - compiled
     """Cascade of biquads, direct form II transposed, zero initial state.
 
@@ -300,7 +337,7 @@ def _sosfilt(sos, x, y):  # pragma: no cover - compiled
             y[k] = yk
 
 
-@njit(cache=True, nogil=True)
+@_kernel("int64(float64[::1], int64[::1])")
 def _local_maxima(x, out):  # pragma: no cover - compiled
     """Indices of strict local maxima (plateaus: their first sample) into out; count."""
     count = 0
@@ -320,7 +357,7 @@ def _local_maxima(x, out):  # pragma: no cover - compiled
     return count
 
 
-@njit(cache=True, nogil=True)
+@_kernel(_KALMAN)
 def _kalman_step(  # pragma: no cover - compiled
     x, P, dt, q, z, r, has_z, gate, x_prior, P_prior, stats  # noqa: N803 (P as in the literature)
 ):

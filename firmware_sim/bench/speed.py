@@ -8,10 +8,13 @@ One 60 s 640x480 30 fps MJPG clip from the world simulator (cached) is used for 
 
 1. pipeline cost per frame, decode excluded (frames decoded first), in this process on core 0;
 2. end-to-end ``edge-vitals run CLIP --json`` under ``taskset -c 0``: wall time from spawn to
-   exit (interpreter start, imports and the numba cache load included) and peak RSS from
+   exit (interpreter start, imports and the kernels' load included) and peak RSS from
    ``os.wait4``, both taken by a small probe process (see `spawn_measured`); each decode scale
-   is run twice and the better run reported;
-3. cold start to the first processed frame (numba cache warm), in a child process;
+   is run twice and the better run reported; with the kernels compiled ahead of time
+   (`edge.aot`, built by ``edge-vitals warmup``) when they are, and once more with
+   ``EDGE_VITALS_KERNELS=jit`` (numba);
+3. cold start to the first processed frame (kernels compiled or numba cache warm), in a
+   child process;
 4. the peers of `firmware_sim.bench.peers` on the same clip (run by that module's command in
    a fresh interpreter, for the same RSS reason), and our frames/s ratio to theirs.
 
@@ -238,7 +241,8 @@ def _pinned(cmd: list[str]) -> list[str]:
     return [taskset, "-c", "0", *cmd] if taskset else cmd
 
 
-def spawn_measured(cmd: list[str], *, stderr_path: Path) -> dict[str, float]:
+def spawn_measured(cmd: list[str], *, stderr_path: Path,
+                   env: dict[str, str] | None = None) -> dict[str, float]:
     """Run ``cmd`` (stdout to /dev/null) from a bare probe interpreter; wall s, peak RSS, CPU s.
 
     ``ru_maxrss`` of a child spawned straight from this process is wrong: on Linux the exec'd
@@ -246,7 +250,8 @@ def spawn_measured(cmd: list[str], *, stderr_path: Path) -> dict[str, float]:
     1.7 GB of decoded frames). The probe's own ~10 MB is the floor instead (`_rss_floor_mb`).
     """
     out = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE_SCRIPT, str(stderr_path), *cmd],
-                         capture_output=True, text=True, env=_child_env(), check=False)
+                         capture_output=True, text=True, env={**_child_env(), **(env or {})},
+                         check=False)
     if out.returncode != 0:
         raise RuntimeError(f"probe failed: {out.stderr.strip()[-500:]}")
     return json.loads(out.stdout)
@@ -257,13 +262,17 @@ def _rss_floor_mb() -> float:
         return spawn_measured(["true"], stderr_path=Path(tmp) / "err")["peak_rss_mb"]
 
 
-def run_cli_once(clip: Path, decode_scale: str) -> dict[str, object]:
-    """One ``edge-vitals run CLIP --json`` on core 0: wall s, frames/s, peak RSS, CPU s."""
+def run_cli_once(clip: Path, decode_scale: str, kernels: str) -> dict[str, object]:
+    """One ``edge-vitals run CLIP --json`` on core 0: wall s, frames/s, peak RSS, CPU s.
+
+    ``kernels`` is ``EDGE_VITALS_KERNELS`` of the child (``auto`` or ``jit``).
+    """
     exe = Path(sys.executable).parent / "edge-vitals"
     exe_name = str(exe) if exe.exists() else (shutil.which("edge-vitals") or "edge-vitals")
     cmd = _pinned([exe_name, "run", str(clip), "--json", "--decode-scale", decode_scale])
     with tempfile.TemporaryDirectory() as tmp:
-        run = spawn_measured(cmd, stderr_path=Path(tmp) / "stderr.txt")
+        run = spawn_measured(cmd, stderr_path=Path(tmp) / "stderr.txt",
+                             env={"EDGE_VITALS_KERNELS": kernels})
         stderr = (Path(tmp) / "stderr.txt").read_text()
     if run["exit_code"] != 0:
         raise RuntimeError(f"edge-vitals exit {run['exit_code']}: {stderr.strip()[-500:]}")
@@ -272,14 +281,19 @@ def run_cli_once(clip: Path, decode_scale: str) -> dict[str, object]:
     return {**run, **summary, "frames_per_s": frames / wall_s}
 
 
-def bench_cli(clip: Path, decode_scale: str, *, repeats: int = 2) -> dict[str, object]:
+def bench_cli(clip: Path, decode_scale: str, *, kernels: str = "auto",
+              repeats: int = 2) -> dict[str, object]:
     """Run the CLI ``repeats`` times; keep every run and the best (highest frames/s)."""
+    from edge import kernels as kernel_module
+
+    backend = kernel_module.BACKEND if kernels == "auto" else kernels
     runs = []
     for i in range(repeats):
-        _log(f"edge-vitals run --decode-scale {decode_scale} (run {i + 1}/{repeats})")
-        runs.append(run_cli_once(clip, decode_scale))
+        _log(f"edge-vitals run --decode-scale {decode_scale}, {backend} kernels "
+             f"(run {i + 1}/{repeats})")
+        runs.append(run_cli_once(clip, decode_scale, kernels))
     best = max(runs, key=lambda r: r["frames_per_s"])
-    return {"decode_scale": decode_scale, "best": best, "runs": runs}
+    return {"decode_scale": decode_scale, "kernels": backend, "best": best, "runs": runs}
 
 
 def cold_start_once(clip: Path) -> tuple[float, dict[str, float]]:
@@ -343,6 +357,9 @@ def machine_facts() -> dict[str, object]:
     except metadata.PackageNotFoundError:
         facts["onnxruntime"] = None
     facts["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE")
+    from edge import kernels
+
+    facts["kernels"] = kernels.BACKEND
     return facts
 
 
@@ -351,7 +368,7 @@ def format_machine(m: dict[str, object]) -> str:
     return (f"machine: {m['cpu']}, cores used {m['cores_used']} of {m['cores_online']}, "
             f"Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
             f"onnxruntime {m['onnxruntime']}, opencv {m['opencv-python-headless']}, "
-            f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}")
+            f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}, kernels {m.get('kernels')}")
 
 
 def _num(value: object, spec: str = ".1f") -> str:
@@ -378,19 +395,19 @@ def report_rows(results: dict) -> list[Row]:
                      f"{p['decode_ms_per_frame']:.3f} -> {p['predicted_frames_per_s']:.0f} "
                      "frames/s")]
     for c in results["cli"]:
-        best, scale = c["best"], c["decode_scale"]
+        best, how = c["best"], f"--decode-scale {c['decode_scale']}, {c['kernels']} kernels"
         both = " / ".join(f"{r['frames_per_s']:.0f}" for r in c["runs"])
-        rows += [Row(f"edge-vitals run frames/s, --decode-scale {scale}",
+        rows += [Row(f"edge-vitals run frames/s, {how}",
                      f"{best['frames_per_s']:.0f} (runs {both}; wall {best['wall_s']:.2f} s, "
                      f"frame loop {best['loop_s']} s, CPU {best['cpu_s']:.2f} s, "
                      f"HR {best['heart_rate_bpm']} bpm)"),
-                 Row(f"  peak RSS MB, --decode-scale {scale}", f"{best['peak_rss_mb']:.0f}",
+                 Row(f"  peak RSS MB, {how}", f"{best['peak_rss_mb']:.0f}",
                      f"<= {TARGET_RSS_MB:g} MB", verdict(best["peak_rss_mb"], TARGET_RSS_MB))]
     rows.append(Row("  (RSS probe floor: peak RSS MB of `true`)", f"{results['rss_floor_mb']:.0f}"))
     cold = results["cold_start"]
     breakdown = dict(cold["breakdown_of_median"])
     threads = breakdown.pop("cv2_threads", None)
-    rows += [Row("cold start to first frame s (warm numba cache)",
+    rows += [Row(f"cold start to first frame s ({results['machine']['kernels']} kernels, warm)",
                  f"{cold['median_s']:.3f} (runs {', '.join(f'{s:.3f}' for s in cold['runs_s'])})",
                  f"<= {TARGET_COLD_S:g} s", verdict(cold["median_s"], TARGET_COLD_S)),
              Row("  in the child, s", _ms(breakdown) + f"; cv2 threads {threads}")]
@@ -432,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"clip": str(clip), "machine": machine_facts()}
     results["pipeline"] = [bench_pipeline(clip, scale) for scale in (1, 2)]
     results["cli"] = [bench_cli(clip, scale) for scale in ("auto", "1", "4")]
+    results["cli"].append(bench_cli(clip, "auto", kernels="jit"))
     results["rss_floor_mb"] = _rss_floor_mb()
     results["cold_start"] = bench_cold_start(clip)
     if not args.no_peers:
@@ -439,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_machine(results["machine"]))
     print(f"clip: {clip} ({CODEC}, {CLIP_CONFIG})")
     print("edge-vitals frames/s = frames / wall time of the whole process (interpreter start, "
-          "imports, numba cache load included); the first CLI row (auto = decode scale 2 here) "
+          "imports, kernel load included); the first CLI row (auto = decode scale 2 here) "
           "is the one compared with the peers.\n")
     print(format_markdown(report_rows(results)))
     if args.json is not None:

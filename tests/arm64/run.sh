@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proven arm64 install: a Debian bookworm arm64 rootfs (the userland of 64-bit Raspberry Pi OS)
-# under qemu-user, the project's wheel pip-installed into a venv there, `edge-vitals warmup`,
-# `edge-vitals run` on a clip generated on the host (HR checked against the truth), and a small
+# under qemu-user, the project's wheel pip-installed into a venv there, `edge-vitals warmup`
+# (which compiles the kernels ahead of time with the rootfs's gcc), `edge-vitals run` on a clip
+# generated on the host (HR checked against the truth, numba never imported), and a small
 # test subset. Facts this follows: ../shared/ref/toolchain.md §4 (QEMU_CPU=cortex-a76, no /proc
 # or /sys bind mounts: onnxruntime segfaults under qemu's default CPU with them).
 #
@@ -67,7 +68,7 @@ wheel=$(ls "$work"/dist/edge_vitals-*.whl)
 # ---- the rootfs -----------------------------------------------------------------------------
 if [ ! -x "$root/usr/bin/python3" ]; then
   log "debootstrap bookworm arm64 (minbase)"
-  pkgs=python3,python3-venv,python3-pip,ca-certificates
+  pkgs=python3,python3-venv,python3-pip,ca-certificates,gcc,python3-dev  # gcc: edge.aot
   debootstrap --arch=arm64 --variant=minbase --include=$pkgs bookworm "$root" "$MIRROR" \
     >"$work/debootstrap.log" 2>&1 \
   || { log "debootstrap in one go failed; --foreign + --second-stage"; rm -rf "$root"
@@ -93,6 +94,11 @@ print(platform.machine(), platform.python_version(), numpy.__version__, numba.__
 
 log "edge-vitals warmup (numba cache in /var/cache/edge-vitals)"
 in_pi edge-vitals warmup --cache-dir /var/cache/edge-vitals
+
+in_pi python -c 'import sys; from edge import kernels
+print("arm64: kernels", kernels.BACKEND, "numba imported:", "numba" in sys.modules)
+sys.exit(kernels.BACKEND != "aot" or "numba" in sys.modules)' \
+  || fail "warmup did not compile the kernels ahead of time (see its last line above)"
 
 log "edge-vitals run on the clip"
 in_pi edge-vitals run /srv/ev/clip.avi --json --no-progress >"$work/readings.jsonl" \
