@@ -3,7 +3,7 @@
 Why: importing numba maps its LLVM (~115 MB resident before the first kernel runs), which
 is most of a run's memory and of its start-up time; a Pi Zero 2 W has 512 MB in all. So
 ``edge-vitals warmup`` also compiles the kernels once with ``numba.pycc`` (it needs a C
-compiler and the Python headers: ``apt install gcc python3-dev`` on Pi OS) into an
+and C++ compiler and the Python headers: ``apt install g++ python3-dev`` on Pi OS) into an
 extension module named after a digest of ``edge/kernels.py``. When `edge.kernels` is
 imported it loads that module if one built from the same source is in the kernel cache,
 and numba is never imported; otherwise it compiles with numba's JIT as before.

@@ -68,9 +68,10 @@ def compile_ahead() -> str:
     try:
         path = aot.build()
     except Exception as exc:  # compilers and linkers fail in many ways
-        reason = (str(exc).strip().splitlines() or [""])[-1][:200]
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
         return (f"kernels: numba JIT; the ahead-of-time build failed ({type(exc).__name__}: "
-                f"{reason}); with gcc and python3-dev installed, warmup builds it")
+                f"{reason}); it needs a C/C++ compiler and the Python headers "
+                "(Debian / Pi OS: apt install g++ python3-dev)")
     return (f"kernels: compiled ahead of time in {time.perf_counter() - started:.1f} s to "
             f"{path}; runs load it instead of numba")
 

@@ -22,8 +22,8 @@ KERNEL_TESTS = ["tests/test_edge_kernels.py", "tests/test_edge_kalman.py",
 pytestmark = [
     pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"),
                        reason="numba cannot compile ahead of time with the JIT disabled"),
-    pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
-                       reason="no C compiler: the ahead-of-time build needs one"),
+    pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                       reason="no C/C++ compiler: the ahead-of-time build needs one"),
 ]
 
 

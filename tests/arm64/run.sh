@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proven arm64 install: a Debian bookworm arm64 rootfs (the userland of 64-bit Raspberry Pi OS)
 # under qemu-user, the project's wheel pip-installed into a venv there, `edge-vitals warmup`
-# (which compiles the kernels ahead of time with the rootfs's gcc), `edge-vitals run` on a clip
+# (which compiles the kernels ahead of time with the rootfs's g++), `edge-vitals run` on a clip
 # generated on the host (HR checked against the truth, numba never imported), and a small
 # test subset. Facts this follows: ../shared/ref/toolchain.md §4 (QEMU_CPU=cortex-a76, no /proc
 # or /sys bind mounts: onnxruntime segfaults under qemu's default CPU with them).
@@ -68,7 +68,7 @@ wheel=$(ls "$work"/dist/edge_vitals-*.whl)
 # ---- the rootfs -----------------------------------------------------------------------------
 if [ ! -x "$root/usr/bin/python3" ]; then
   log "debootstrap bookworm arm64 (minbase)"
-  pkgs=python3,python3-venv,python3-pip,ca-certificates,gcc,python3-dev  # gcc: edge.aot
+  pkgs=python3,python3-venv,python3-pip,ca-certificates,g++,python3-dev  # g++: edge.aot
   debootstrap --arch=arm64 --variant=minbase --include=$pkgs bookworm "$root" "$MIRROR" \
     >"$work/debootstrap.log" 2>&1 \
   || { log "debootstrap in one go failed; --foreign + --second-stage"; rm -rf "$root"
