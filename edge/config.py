@@ -195,9 +195,9 @@ class KalmanConfig:
         Track the heart rate of the streaming pipeline with a `edge.kalman.ScalarKalman`
         that also undoes the estimate's delay (a reading then says the rate at its
         time, not at the middle of its window). Off by default: on HR ramps it cuts the
-        error against the current rate by two thirds, but on clips with motion bursts
-        it is worse than the raw estimates (``python -m firmware_sim.bench.vitals
-        --parts tracking``).
+        error against the current rate by two thirds (by a quarter on ramps with motion
+        bursts), but at a steady rate with motion bursts it is a little worse than the raw
+        estimates (``python -m firmware_sim.bench.vitals --parts tracking``).
     q : float
         Process noise intensity (white-noise acceleration), in (unit/s²)²/s. §3.3
         suggests 0.5-2 (bpm/s²)²/s at rest; with the delay compensation a smaller q
@@ -220,6 +220,13 @@ class KalmanConfig:
     initial_slope_var : float
         Variance of the slope after (re-)initialisation, in (unit/s)²; the slope starts
         at 0.
+    max_gap_s : float
+        A measurement that comes more than this many seconds after the previous one
+        restarts the rate from it (variance R); the slope is kept, its variance grown
+        over the gap. Without the restart the prediction across a gap (a burst of
+        motion, a lost face) is stale, and the first, still disturbed, measurements
+        after it kick the slope, an error the delay compensation multiplies by ~7 s.
+        ``inf`` never restarts.
     """
 
     enabled: bool = False
@@ -231,6 +238,7 @@ class KalmanConfig:
     reinit_after: int = 5
     initial_rate_var: float | None = None
     initial_slope_var: float = 1.0
+    max_gap_s: float = 5.0
 
     def __post_init__(self) -> None:
         check_bool("kalman.enabled", self.enabled)
@@ -248,6 +256,7 @@ class KalmanConfig:
         if self.initial_rate_var is not None:
             check_range("kalman.initial_rate_var", self.initial_rate_var, 0.0, 1e9, open_low=True)
         check_range("kalman.initial_slope_var", self.initial_slope_var, 0.0, 1e9)
+        check_range("kalman.max_gap_s", self.max_gap_s, 0.0, math.inf, open_low=True)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -203,7 +203,8 @@ class ScalarKalman:
     the state, `innovation` and `S` the last innovation and its variance (NaN when
     there was no measurement or for the first one), `accepted` whether it was used,
     and `rejections` the number of gated-out measurements in a row. Missed readings
-    do not break a run of rejections.
+    do not break a run of rejections. A measurement more than `KalmanConfig.max_gap_s`
+    after the previous one restarts the rate from it (the slope is kept).
     """
 
     def __init__(self, config: KalmanConfig | None = None):
@@ -218,6 +219,7 @@ class ScalarKalman:
     def reset(self) -> None:
         """Forget the state; the next measurement initialises it."""
         self._t_s: float | None = None
+        self._z_t_s: float | None = None  # time of the last measurement (None: not one yet)
         self._initialised = False
         self._x[:] = 0.0
         self._P[:] = 0.0
@@ -305,6 +307,22 @@ class ScalarKalman:
         if z is not None and not (isinstance(z, int | float) and abs(z) <= MAX_RATE):
             raise InputError(f"z must be a finite rate within ±{MAX_RATE:g} or None; got {z!r}")
         r = self.measurement_variance(snr_db=snr_db, quality=quality) if z is not None else 0.0
+        gap = z is not None and self._z_t_s is not None and (
+            t_s - self._z_t_s > self.config.max_gap_s)
+        if z is not None:
+            self._z_t_s = t_s
+        if gap:
+            # Restart the rate from z; keep the slope, whose variance grew over the gap.
+            slope, slope_var = self._x[1], self._P[1, 1] + self.config.q * (t_s - self._t_s)
+            self._t_s = t_s
+            self._initialise(z, r)  # type: ignore[arg-type]
+            self._x[1] = slope
+            self._P[1, 1] = slope_var
+            self._x_prior[:] = self._x
+            self._P_prior[:] = self._P
+            self._stats[:] = np.nan
+            self.accepted = True
+            return self._result(reinitialised=True)
         if not self._initialised:
             if z is None:
                 return None

@@ -116,10 +116,18 @@ def test_kalman_step_kernel_matches_numpy(rng):
 
 def procedure_form(times, zs, snrs, cfg):
     """The tracker written out with `predict` / `update`, gating and re-initialisation."""
-    out, x, P, t_last, run = [], None, None, None, 0
+    out, x, P, t_last, run, t_measured = [], None, None, None, 0, None
     for t, z, snr in zip(times, zs, snrs, strict=True):
         r = None if z is None else measurement_variance(
             snr_db=snr, r0=cfg.r0, r_min=cfg.r_min, r_max=cfg.r_max)
+        after_gap = z is not None and t_measured is not None and t - t_measured > cfg.max_gap_s
+        if z is not None:
+            t_measured = t
+        if after_gap:  # the rate restarts from z; the slope and its predicted variance stay
+            x, P, t_last = np.array([z, x[1]]), np.diag([r, P[1, 1] + cfg.q * (t - t_last)]), t
+            out.append((x[0], x[1], math.sqrt(P[0, 0]), True, True))
+            run = 0
+            continue
         if x is None:
             if z is not None:
                 x, P, t_last = np.array([z, 0.0]), np.diag([r, cfg.initial_slope_var]), t
@@ -142,7 +150,7 @@ def procedure_form(times, zs, snrs, cfg):
 
 
 def test_class_matches_procedure_form(rng):
-    cfg = KalmanConfig(q=0.8, r0=6.0, reinit_after=3)
+    cfg = KalmanConfig(q=0.8, r0=6.0, reinit_after=3, max_gap_s=4.0)
     n = 120
     times = np.cumsum(rng.uniform(0.2, 2.0, n))
     truth = 75.0 + 15.0 * np.sin(times / 15.0)
@@ -152,6 +160,8 @@ def test_class_matches_procedure_form(rng):
         zs[i] = 2.0 * zs[i]  # isolated harmonic outliers
     for i in [0, 1, *range(30, 36), 60]:
         zs[i] = None  # missed readings, including before the first measurement
+    times[40:] += 4.0  # and a gap of >= 4.2 s (> max_gap_s) before reading 40: a restart
+    zs[40] = zs[40] if zs[40] is not None else 80.0
     snrs = rng.uniform(-6.0, 12.0, n)
     expected = procedure_form(times, zs, snrs, cfg)
     kf = ScalarKalman(cfg)
@@ -163,6 +173,9 @@ def test_class_matches_procedure_form(rng):
         assert (g.accepted, g.reinitialised) == e[3:]
     flags = [e[3:] for e in expected]
     assert (False, True) in flags  # a re-initialisation happened
+    restart = got[40 - 2]  # readings 0 and 1 were missed before the first measurement
+    assert restart.reinitialised and restart.rate == zs[40]
+    assert restart.rate_per_s == got[39 - 2].rate_per_s != 0.0  # the slope is kept
     assert (False, False) in flags  # ... and plain rejections
 
 
