@@ -110,7 +110,8 @@ def build(out_dir: Path | None = None) -> Path:
 
     Needs numba's JIT in this process (the kernels' Python functions and signatures) and a C
     compiler. The file is written whole (temporary directory, then renamed), so a running
-    process never loads a half-written module.
+    process never loads a half-written module; modules built from older sources in the same
+    directory are removed.
     """
     from numba.core.errors import NumbaPendingDeprecationWarning
     from numba.pycc import CC
@@ -134,4 +135,7 @@ def build(out_dir: Path | None = None) -> Path:
         target = out_dir / built.name
         shutil.move(str(built), target.with_suffix(".partial"))
         os.replace(target.with_suffix(".partial"), target)
+    for stale in out_dir.glob(_file_name("_edge_kernels_*")):  # built from older sources
+        if stale != target:
+            stale.unlink(missing_ok=True)
     return target

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
@@ -41,10 +42,13 @@ def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def kernel_cache(tmp_path_factory) -> Path:
     """A kernel cache holding a freshly compiled module (built by the JIT kernels)."""
     cache_dir = tmp_path_factory.mktemp("kernel-cache")
+    stale = cache_dir / ("_edge_kernels_0123456789abcdef" + EXTENSION_SUFFIXES[0])
+    stale.write_bytes(b"built from an older kernels.py")
     done = _python("from edge import aot; print(aot.build())", _env(cache_dir, "jit"))
     assert done.returncode == 0, done.stderr[-3000:]
     built = Path(done.stdout.strip().splitlines()[-1])
     assert built.parent == cache_dir and built.is_file()
+    assert not stale.exists()
     return cache_dir
 
 

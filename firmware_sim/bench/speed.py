@@ -447,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     os.sched_setaffinity(0, {0})
     cv2.setNumThreads(1)
     results: dict = {"clip": str(clip), "machine": machine_facts()}
+    if results["machine"]["kernels"] != "aot":
+        _log("the kernels are numba's JIT here: run `edge-vitals warmup` first to measure the "
+             "ahead-of-time kernels that a warmed-up device runs")
     results["pipeline"] = [bench_pipeline(clip, scale) for scale in (1, 2)]
     results["cli"] = [bench_cli(clip, scale) for scale in ("auto", "1", "4")]
     results["cli"].append(bench_cli(clip, "auto", kernels="jit"))
