@@ -80,7 +80,7 @@ def _info(name: str, model: Any, weights: Path, val_pearson: float) -> Any:
         output_meaning=("pulse: waveform over the window (zero-mean, arbitrary scale); "
                         "quality: 0-1 self-estimated correlation with the true pulse"
                         if temporal else "pulse_diff: pulse derivative at this frame "
-                        "(arbitrary scale)"),
+                        "(arbitrary scale, zero-mean over training frames)"),
         training_data=TRAINING_DATA, validation={"torch_window_pearson": round(val_pearson, 4)},
     )
 
@@ -93,7 +93,9 @@ def _calibration(name: str, data_dir: Path) -> list[dict[str, np.ndarray]]:
     if name == "temporal_pulse":
         x, _ = temporal_batch(load_set(data_dir / "traces_train.npz"), rng, 1000, noise_max=0.0)
         return [{"rgb": x[i : i + 1]} for i in range(len(x))]
-    motion, appearance, _ = frame_batch(load_set(data_dir / "crops_train.npz"), rng, 4, 50)
+    # 16 sequences of 50 frames: 800 frames from 16 of the 60 training clips (int8 vs
+    # fp32 per-frame r on the validation crops 0.9976; 200 frames from 4 clips: 0.9968)
+    motion, appearance, _ = frame_batch(load_set(data_dir / "crops_train.npz"), rng, 16, 50)
     return [{"motion": motion[i : i + 1], "appearance": appearance[i : i + 1]}
             for i in range(len(motion))]
 

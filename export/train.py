@@ -3,8 +3,10 @@
 Both nets learn with a negative-Pearson loss (the pulse's scale and offset are free, its
 shape and phase are not), Adam and a cosine learning-rate decay; the temporal net also
 learns its quality head, whose target is the Pearson correlation it reached on that
-window (clipped to [0, 1]). Weights are saved as ``.npz`` of named float32 arrays with a
-JSON file of the training config and validation metrics: no pickle.
+window (clipped to [0, 1]). The frame net ends by folding the mean of its last features
+into the biases (`FramePulseNet.center_`, training frames), which int8 needs. Weights are
+saved as ``.npz`` of named float32 arrays with a JSON file of the training config and
+validation metrics: no pickle.
 
     python -m export.train --model temporal_pulse --data .bench/cnn_data --out .bench/cnn_runs
 """
@@ -208,6 +210,10 @@ def train(cfg: TrainConfig, data_dir: Path, out_dir: Path) -> Path:
             r = validate(model.eval(), val_set, kind)
             print(f"{cfg.model} step {step:5d} loss {loss.item():.3f} val r {r:.3f} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
+    if kind == "frame":  # int8-friendly offsets (FramePulseNet.center_), from training frames
+        motion, appearance, _ = frame_batch(train_set, np.random.default_rng(cfg.seed + 1), 8,
+                                            cfg.sequence)
+        model.eval().center_(torch.from_numpy(motion), torch.from_numpy(appearance))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{cfg.model}.npz"
     meta = {"config": asdict(cfg), "val_pearson": validate(model.eval(), val_set, kind),

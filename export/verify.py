@@ -22,7 +22,8 @@ import torch
 from edge.backends import InferenceBackend, ModelInfo
 from edge.cnn import CnnPulseStream, frame_inputs
 from edge.config import RppgConfig
-from edge.heart_rate import HeartRateEstimator
+from edge.heart_rate import HeartRateEstimator, snr_gate_db
+from edge.rates import power_spectrum, spectral_peak
 from edge.rppg import PulseStream
 
 __all__ = ["StreamResult", "TorchBackend", "compare_streams", "frame_metrics", "parity",
@@ -151,17 +152,41 @@ def _bandpass(x: np.ndarray, fs: float, band_hz: tuple[float, float] = (0.7, 3.5
     return np.fft.irfft(spectrum, x.size)
 
 
+def _clip_hr_bpm(pulse: np.ndarray, fs: float, *, gated: bool = True) -> float:
+    """The runtime's heart-rate reading for one clip's pulse, NaN when its SNR gate fails.
+
+    `edge.rates.spectral_peak` over the whole clip (band, SNR half-width and gate as
+    `edge.heart_rate.HeartRateEstimator` sets them for a window of that length).
+    """
+    cfg = RppgConfig(sample_rate_hz=fs)
+    window_s = pulse.size / fs
+    freq, power = power_spectrum(pulse, fs)
+    peak = spectral_peak(freq, power, (cfg.band_bpm[0] / 60.0, cfg.band_bpm[1] / 60.0),
+                         snr_half_width_hz=1.0 / window_s)
+    if peak is None or (gated and peak.snr_db < snr_gate_db(cfg.min_snr_db, window_s)):
+        return np.nan
+    return float(peak.rate_per_min)
+
+
 def frame_metrics(backends: dict[str, InferenceBackend], data: dict[str, np.ndarray], *,
                   fs: float = 30.0) -> dict[str, dict[str, float]]:
     """Per-frame outputs over the validation crops, per backend.
 
     ``r_truth_diff``: correlation of the outputs with the true pulse difference, all
     frames pooled; ``pulse_r``: mean per-clip correlation of the integrated outputs with
-    the true pulse, both band-passed to 0.7-3.5 Hz; ``r_vs_<first>``: correlation with
-    the first backend's outputs (int8 vs fp32).
+    the true pulse, both band-passed to 0.7-3.5 Hz; ``hr_mae_bpm`` and ``coverage``: the
+    runtime's heart-rate reading of that pulse, one per clip (withheld below the SNR
+    gate), against the clip's mean true rate. Against the first backend (int8 vs fp32):
+    ``r_vs_<first>``, the correlation of the per-frame outputs; ``pulse_r_vs_<first>``
+    (mean) and ``pulse_r_min_vs_<first>``, the per-clip correlation of the integrated
+    pulses; ``hr_diff_mae_bpm_vs_<first>``, ``hr_diff_max_bpm_vs_<first>``, the heart-rate
+    difference over the clips both read, and ``hr_diff_ungated_mae_bpm_vs_<first>`` over
+    all clips with the gate off (a clip whose spectrum has two near-equal peaks can
+    switch between them on a small change of the pulse).
     """
     outs: dict[str, list[np.ndarray]] = {k: [] for k in backends}
-    truth, clip_r = [], {k: [] for k in backends}
+    pulses: dict[str, list[np.ndarray]] = {k: [] for k in backends}
+    truth, truth_pulses, truth_hr = [], [], []
     for a, b in itertools.pairwise(data["offsets"]):
         if b - a < 3 * fs:
             continue
@@ -172,15 +197,38 @@ def frame_metrics(backends: dict[str, InferenceBackend], data: dict[str, np.ndar
                              be.inputs["appearance"])
                 clip[key].append(float(be.run()[0].reshape(-1)[0]))
         truth.append(np.diff(data["pulse"][a:b]))
-        ref = _bandpass(data["pulse"][a + 1 : b], fs)
+        truth_pulses.append(_bandpass(data["pulse"][a + 1 : b], fs))
+        truth_hr.append(float(np.mean(data["heart_rate_bpm"][a + 1 : b])))
         for key, values in clip.items():
             out = np.array(values)
             outs[key].append(out)
-            clip_r[key].append(_corr(_bandpass(np.cumsum(out - out.mean()), fs), ref))
+            pulses[key].append(_bandpass(np.cumsum(out - out.mean()), fs))
     truth_arr = np.concatenate(truth)
     first = next(iter(backends))
     ref_out = np.concatenate(outs[first])
-    return {k: {"r_truth_diff": round(_corr(np.concatenate(v), truth_arr), 4),
-                "pulse_r": round(float(np.mean(clip_r[k])), 4),
-                f"r_vs_{first}": round(_corr(np.concatenate(v), ref_out), 4)}
-            for k, v in outs.items()}
+    ref_hr = np.array([_clip_hr_bpm(p, fs) for p in pulses[first]])
+    ref_ungated = np.array([_clip_hr_bpm(p, fs, gated=False) for p in pulses[first]])
+    report = {}
+    for key in backends:
+        hr = np.array([_clip_hr_bpm(p, fs) for p in pulses[key]])
+        ok, both = np.isfinite(hr), np.isfinite(hr) & np.isfinite(ref_hr)
+        diff = np.abs(hr[both] - ref_hr[both])
+        ungated = np.abs(np.array([_clip_hr_bpm(p, fs, gated=False) for p in pulses[key]])
+                         - ref_ungated)
+        r_ref = [_corr(p, q) for p, q in zip(pulses[key], pulses[first], strict=True)]
+        report[key] = {
+            "r_truth_diff": round(_corr(np.concatenate(outs[key]), truth_arr), 4),
+            "pulse_r": round(float(np.mean([_corr(p, t) for p, t in
+                                             zip(pulses[key], truth_pulses, strict=True)])), 4),
+            "hr_mae_bpm": (round(float(np.mean(np.abs(hr[ok] - np.array(truth_hr)[ok]))), 3)
+                           if ok.any() else None),
+            "coverage": round(float(ok.mean()), 3),
+            f"r_vs_{first}": round(_corr(np.concatenate(outs[key]), ref_out), 4),
+            f"pulse_r_vs_{first}": round(float(np.mean(r_ref)), 4),
+            f"pulse_r_min_vs_{first}": round(float(np.min(r_ref)), 4),
+            f"hr_diff_mae_bpm_vs_{first}": round(float(diff.mean()), 3) if both.any() else None,
+            f"hr_diff_max_bpm_vs_{first}": round(float(diff.max()), 3) if both.any() else None,
+            f"clips_compared_vs_{first}": int(both.sum()),
+            f"hr_diff_ungated_mae_bpm_vs_{first}": round(float(np.nanmean(ungated)), 3),
+        }
+    return report

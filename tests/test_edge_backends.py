@@ -101,6 +101,20 @@ def test_shipped_reports_hold_the_acceptance_figures():
         assert val[key]["hr_diff_mae_bpm"] <= 1.0
 
 
+def test_shipped_frame_report_holds_the_int8_figures():
+    """The frame net's int8 files against torch fp32 on the validation crops (per frame and
+    integrated pulse); its HR difference rests on the few clips above the SNR gate."""
+    report = json.loads(default_model_path("frame_pulse.report.json").read_text())
+    for parity in report["parity_fp32_vs_torch"].values():
+        assert parity["max_rel"] <= 1e-4
+    frame = report["validation"]["frame"]
+    for key in ("onnx_int8", "tflite_int8"):
+        assert frame[key]["r_vs_torch"] >= 0.95
+        assert frame[key]["pulse_r_vs_torch"] >= 0.95
+        assert frame[key]["clips_compared_vs_torch"] >= 3
+        assert frame[key]["hr_diff_mae_bpm_vs_torch"] <= 1.0
+
+
 def test_model_info_round_trips_through_json():
     info = ModelInfo(name="m", kind="temporal", inputs={"rgb": [1, 3, 8]},
                      outputs={"pulse": [1, 8], "quality": [1, 1]}, fs_hz=30.0, window=8, hop=2,

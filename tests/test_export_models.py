@@ -49,3 +49,25 @@ def test_attention_mask_mean_form_equals_the_ts_can_sum_form():
     m = torch.sigmoid(logits)
     ts_can = 9 * 9 * m / (2 * m.sum(dim=(2, 3), keepdim=True))
     torch.testing.assert_close(attention_mask(logits), ts_can)
+
+
+def test_frame_net_centering_only_moves_the_output_offset():
+    torch.manual_seed(3)
+    model = build("frame_pulse").eval()
+    gen = torch.Generator().manual_seed(5)
+    motion, appearance = torch.randn(40, 3, 36, 36, generator=gen), torch.randn(
+        40, 3, 36, 36, generator=gen)
+    with torch.no_grad():
+        before = model(motion, appearance)[:, 0]
+        model.center_(motion, appearance)
+        after = model(motion, appearance)[:, 0]
+        feats = []
+        hook = model.motion3.project.register_forward_hook(lambda _m, _a, o: feats.append(o))
+        model(motion, appearance)
+        hook.remove()
+    shift = before - after  # a constant, up to float32 rounding of the outputs
+    assert float(shift.max() - shift.min()) <= 1e-6 * float(before.abs().max())
+    # offsets gone: what is left is small next to the output's frame-to-frame variation
+    assert abs(float(after.mean())) <= 0.01 * float(after.std())
+    channel_means = feats[0].mean(dim=(0, 2, 3))
+    assert float(channel_means.abs().max()) <= 0.01 * float(feats[0].std())

@@ -84,3 +84,32 @@ def test_training_is_seeded(tmp_path):
     w2, _ = load_weights(train(cfg, tmp_path, tmp_path / "b"))
     for a, b in zip(w1.state_dict().values(), w2.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_int8_tflite_ranges_are_the_min_and_max_over_calibration_samples(tmp_path):
+    # ai-edge-quantizer's own calibrate() averages each sample's min and max; for a
+    # one-value output that collapses the range to about the last value
+    pytest.importorskip("ai_edge_quantizer")
+    from ai_edge_quantizer import quantizer, recipe
+
+    model, info = fresh("frame_pulse")
+    fp32 = formats.write_tflite(model, info, tmp_path / "f.tflite")
+    rng = np.random.default_rng(4)
+    calib = [{name: rng.standard_normal(shape).astype(np.float32)
+              for name, shape in MODELS["frame_pulse"].inputs.items()} for _ in range(30)]
+    with torch.no_grad():
+        outs = np.array([float(model(*(torch.from_numpy(s[n]) for n in info.inputs)))
+                         for s in calib])
+    motion = np.concatenate([s["motion"] for s in calib])
+    qt = quantizer.Quantizer(str(fp32))
+    qt.load_quantization_recipe(recipe.static_wi8_ai8())
+    ranges = formats._min_max_ranges(qt, calib)
+    names = load_backend(fp32).info.tensor_names
+    out, inp = ranges[names["pulse_diff"]], ranges[names["motion"]]
+    tol = 1e-6 * np.abs(outs).max()
+    assert abs(float(np.min(out["min"])) - outs.min()) <= tol
+    assert abs(float(np.max(out["max"])) - outs.max()) <= tol
+    assert float(np.min(inp["min"])) == motion.min() and float(np.max(inp["max"])) == motion.max()
+    path = formats.write_tflite_int8(fp32, info, tmp_path / "f_int8.tflite", calib)
+    assert load_backend(path).info.precision == "int8"
+
