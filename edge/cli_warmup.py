@@ -25,8 +25,9 @@ __all__ = ["add_arguments", "compile_ahead", "main", "warm_all"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``edge-vitals warmup``."""
     parser.add_argument("--cache-dir", metavar="DIR",
-                        help="numba cache directory (sets NUMBA_CACHE_DIR; default: numba's own "
-                        "choice, or $NUMBA_CACHE_DIR). Use the same one for the service.")
+                        help="kernel cache directory: numba's cache and the compiled kernels "
+                        "(sets NUMBA_CACHE_DIR; default: numba's own choice, or "
+                        "$NUMBA_CACHE_DIR). Use the same one for the service.")
     parser.add_argument("--no-aot", action="store_true",
                         help="only warm numba's cache; do not compile the kernels ahead of time")
 
