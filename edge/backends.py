@@ -10,9 +10,10 @@ Model constants (input shapes, sampling rate, window, hop, normalisation, output
 come from the model's metadata, the single schema `ModelInfo` that `export/` writes:
 
 - ONNX: the JSON string under the ``edge_vitals`` key of the model's ``metadata_props``;
-- TFLite: a sidecar file ``<model>.tflite.json`` holding the same JSON (the LiteRT
-  interpreter API has no reader for the flatbuffer's metadata table, and parsing the
-  flatbuffer here would add a dependency).
+- TFLite: the same JSON in the flatbuffer's ``metadata`` table under the same key, read
+  with the schema module that ``ai-edge-litert`` ships (the interpreter API has no reader
+  for it); and, for ``tflite_runtime`` (no schema module) and older files, in a sidecar
+  file ``<model>.tflite.json``. The embedded copy wins when both are there.
 
 Before first use the backend checks that the model's input and output names and shapes
 are those the metadata promises (`BackendError` otherwise). Sessions are created once,
@@ -31,10 +32,11 @@ import numpy as np
 from edge.errors import BackendError, InputError
 
 __all__ = ["BACKENDS", "METADATA_KEY", "SCHEMA_VERSION", "InferenceBackend", "ModelInfo",
-           "OnnxBackend", "TfliteBackend", "load_backend", "sidecar_path"]
+           "OnnxBackend", "TfliteBackend", "embedded_tflite_metadata", "load_backend",
+           "sidecar_path", "with_tflite_metadata"]
 
 METADATA_KEY = "edge_vitals"
-"""Key of the `ModelInfo` JSON in ONNX ``metadata_props``."""
+"""Key of the `ModelInfo` JSON in ONNX ``metadata_props`` and in TFLite's metadata table."""
 SCHEMA_VERSION = 1
 
 
@@ -192,8 +194,53 @@ def _tflite_interpreter() -> Any:
 
 
 def sidecar_path(path: Path) -> Path:
-    """Where the `ModelInfo` JSON of a ``.tflite`` file lives: ``<file>.json``."""
+    """Where the sidecar `ModelInfo` JSON of a ``.tflite`` file lives: ``<file>.json``."""
     return path.with_name(path.name + ".json")
+
+
+def with_tflite_metadata(data: bytes, text: str | None) -> bytes:
+    """A ``.tflite`` flatbuffer with its `METADATA_KEY` entry set to ``text`` (None: removed).
+
+    What `export/` uses to put a `ModelInfo` JSON inside the file; needs ``ai_edge_litert``
+    (its schema module) and ``flatbuffers``. Other metadata entries are kept.
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(data, 0))
+    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_KEY.encode()]
+    if text is not None:
+        buffer = schema.BufferT()
+        buffer.data = list(text.encode("utf-8"))
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name = METADATA_KEY
+        entry.buffer = len(model.buffers) - 1
+        model.metadata.append(entry)
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def embedded_tflite_metadata(path: Path) -> str | None:
+    """The `METADATA_KEY` entry of a ``.tflite`` file's metadata table, or None.
+
+    None also when ``ai_edge_litert``'s flatbuffer schema module is not installed.
+    """
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        return None
+    buf = Path(path).read_bytes()
+    try:
+        model = schema.Model.GetRootAs(buf, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if entry.Name() == METADATA_KEY.encode():
+                return bytes(model.Buffers(entry.Buffer()).DataAsNumpy()).decode("utf-8")
+    except Exception as exc:  # a corrupt flatbuffer fails in struct, index or decode errors
+        raise BackendError(f"{path}: cannot read its TFLite metadata ({exc})") from exc
+    return None
 
 
 class TfliteBackend:
@@ -205,16 +252,21 @@ class TfliteBackend:
     Parameters
     ----------
     path : Path
-        ``.tflite`` file with its `ModelInfo` in `sidecar_path` ``(path)``.
+        ``.tflite`` file with its `ModelInfo` inside (`embedded_tflite_metadata`) or in
+        `sidecar_path` ``(path)``.
     threads : int
         Interpreter threads.
     """
 
     def __init__(self, path: Path, *, threads: int = 1):
-        meta = sidecar_path(path)
-        if not meta.is_file():
-            raise BackendError(f"{path}: metadata file {meta.name} is missing beside it")
-        self.info = ModelInfo.from_json(meta.read_text("utf-8"), source=str(meta))
+        embedded, meta = embedded_tflite_metadata(path), sidecar_path(path)
+        if embedded is not None:
+            self.info = ModelInfo.from_json(embedded, source=str(path))
+        elif meta.is_file():
+            self.info = ModelInfo.from_json(meta.read_text("utf-8"), source=str(meta))
+        else:
+            raise BackendError(f"{path}: no edge-vitals metadata inside it and no "
+                               f"{meta.name} beside it")
         interpreter_cls = _tflite_interpreter()
         try:
             self.interpreter = interpreter_cls(model_path=str(path), num_threads=threads)

@@ -6,13 +6,18 @@ with the torch numbers recorded at export time) is the parity check that needs n
 """
 
 import json
-import shutil
 import sys
 
 import numpy as np
 import pytest
 
-from edge.backends import ModelInfo, load_backend, sidecar_path
+from edge.backends import (
+    ModelInfo,
+    embedded_tflite_metadata,
+    load_backend,
+    sidecar_path,
+    with_tflite_metadata,
+)
 from edge.cnn import CnnPulseStream, default_model_path
 from edge.errors import BackendError, InputError
 
@@ -141,18 +146,41 @@ def test_missing_or_unknown_model_file_is_an_input_error(tmp_path):
         load_backend(model_file("temporal_pulse", "", ".onnx"), threads=0)
 
 
-def test_tflite_without_sidecar_or_with_wrong_shapes_is_refused(tmp_path):
+def _metadata(path):
+    """The shipped file's ModelInfo JSON (inside it, else beside it) as a dict."""
+    return json.loads(embedded_tflite_metadata(path) or sidecar_path(path).read_text())
+
+
+def test_tflite_without_metadata_or_with_wrong_shapes_is_refused(tmp_path):
     needs_litert()
     src = model_file("temporal_pulse", "", ".tflite")
     dst = tmp_path / src.name
-    shutil.copy(src, dst)
-    with pytest.raises(BackendError, match="metadata file"):
+    dst.write_bytes(with_tflite_metadata(src.read_bytes(), None))
+    with pytest.raises(BackendError, match="no edge-vitals metadata inside it"):
         load_backend(dst)
-    meta = json.loads(sidecar_path(src).read_text())
+    meta = _metadata(src)
     meta["inputs"]["rgb"] = [1, 3, 64]
-    sidecar_path(dst).write_text(json.dumps(meta))
+    sidecar_path(dst).write_text(json.dumps(meta))  # the older layout: beside the file
     with pytest.raises(BackendError, match="do not match its metadata"):
         load_backend(dst)
+
+
+def test_tflite_metadata_inside_the_file_round_trips_and_wins_over_a_sidecar(tmp_path):
+    needs_litert()
+    src = model_file("temporal_pulse", "_int8", ".tflite")
+    meta = _metadata(src)
+    dst = tmp_path / src.name
+    dst.write_bytes(with_tflite_metadata(src.read_bytes(), json.dumps(meta)))
+    assert json.loads(embedded_tflite_metadata(dst)) == meta
+    sidecar_path(dst).write_text(json.dumps({**meta, "inputs": {"rgb": [1, 3, 64]}}))
+    backend = load_backend(dst)
+    assert backend.info.inputs == {"rgb": [1, 3, 96]}  # from inside; the sidecar is ignored
+    reference = load_backend(src)
+    x = np.random.default_rng(5).normal(size=(1, 3, 96)).astype(np.float32)
+    backend.inputs["rgb"][:] = x
+    reference.inputs["rgb"][:] = x
+    for a, b in zip(backend.run(), reference.run(), strict=True):
+        assert np.array_equal(a, b)  # the rewritten flatbuffer is the same model
 
 
 def test_tflite_without_a_runtime_names_the_extra(monkeypatch):

@@ -173,12 +173,22 @@ def test_onnx_model_whose_metadata_disagrees_with_its_graph(tmp_path, old, new, 
         backends.load_backend(path)
 
 
-def test_tflite_model_whose_sidecar_disagrees_with_it(tmp_path):
+def test_tflite_model_whose_metadata_disagrees_with_it(tmp_path):
     backends = pytest.importorskip("edge.backends")
+    pytest.importorskip("ai_edge_litert")
     model = _shipped_model("temporal_pulse.tflite")
-    path = tmp_path / model.name
-    path.write_bytes(model.read_bytes())
     meta = model.with_name(model.name + ".json").read_text()
-    backends.sidecar_path(path).write_text(meta.replace("[1, 3, 96]", "[1, 3, 97]"))
-    with pytest.raises(BackendError, match=r"do not match|ai-edge-litert"):
+    path = tmp_path / model.name
+    path.write_bytes(backends.with_tflite_metadata(model.read_bytes(),
+                                                   meta.replace("[1, 3, 96]", "[1, 3, 97]")))
+    with pytest.raises(BackendError, match=r"do not match"):
+        backends.load_backend(path)
+
+
+def test_tflite_file_that_is_not_a_flatbuffer(tmp_path):
+    backends = pytest.importorskip("edge.backends")
+    pytest.importorskip("ai_edge_litert")
+    path = tmp_path / "temporal_pulse.tflite"
+    path.write_bytes(b"\x10\x00\x00\x00TFL3" + bytes(range(256)) * 4)
+    with pytest.raises(BackendError):
         backends.load_backend(path)
