@@ -141,7 +141,6 @@ def _validate(name: str, reference: Any, backends: dict[str, Any], data_dir: Pat
 
 
 def _update_metadata(path: Path, info: Any, validation: dict[str, Any]) -> None:
-    from edge.backends import sidecar_path
     from export import formats as fmt
 
     precision = "int8" if "_int8" in path.name else "fp32"
@@ -150,9 +149,7 @@ def _update_metadata(path: Path, info: Any, validation: dict[str, Any]) -> None:
     if path.suffix == ".onnx":
         fmt._set_onnx_metadata(path, new)
     else:
-        old = json.loads(sidecar_path(path).read_text("utf-8"))
-        new = dataclasses.replace(new, tensor_names=old["tensor_names"])
-        sidecar_path(path).write_text(new.to_json(), "utf-8")
+        fmt._write_tflite_metadata(path, new)
 
 
 def export_model(name: str, args: argparse.Namespace, formats: list[str]) -> dict[str, Any]:
@@ -179,9 +176,7 @@ def export_model(name: str, args: argparse.Namespace, formats: list[str]) -> dic
     files = _write(name, model, info, formats, args.int8, args.out, args.data)
     reference = verify.TorchBackend(model, info)
     backends = {key: load_backend(path) for key, path in files.items()}
-    report: dict[str, Any] = {"params": info.params, "macs": info.macs, "version": info.version,
-                              "files": {k: {"path": str(p), "bytes": p.stat().st_size}
-                                        for k, p in files.items()}}
+    report: dict[str, Any] = {"params": info.params, "macs": info.macs, "version": info.version}
     fp32 = {k: v for k, v in backends.items() if k.endswith("_fp32")}
     report["parity_fp32_vs_torch"] = verify.parity(reference, fp32)
     report["validation"] = _validate(name, reference, backends, args.data)
@@ -190,6 +185,8 @@ def export_model(name: str, args: argparse.Namespace, formats: list[str]) -> dic
         if name != "temporal_pulse":
             own = {"frame": report["validation"]["frame"].get(key)}
         _update_metadata(path, info, own)
+    # sizes last: the TFLite files carry their metadata, which the validation just grew
+    report["files"] = {k: {"path": str(p), "bytes": p.stat().st_size} for k, p in files.items()}
     return report
 
 

@@ -3,7 +3,7 @@
 | format | fp32 | int8 | metadata |
 |---|---|---|---|
 | ``onnx`` | ``torch.onnx.export(dynamo=True, external_data=False)``, opset 18 | ORT ``quantize_static``, QDQ, per-channel s8/s8 | ``metadata_props["edge_vitals"]`` |
-| ``tflite`` | ``litert_torch.convert`` (no TensorFlow) | ai-edge-quantizer ``static_wi8_ai8``, min-max ranges | sidecar ``<file>.json`` |
+| ``tflite`` | ``litert_torch.convert`` (no TensorFlow) | ai-edge-quantizer ``static_wi8_ai8``, min-max ranges | the flatbuffer's ``metadata["edge_vitals"]``, and a sidecar ``<file>.json`` for ``tflite_runtime`` |
 
 Choices follow the measurements in ``../shared/ref/toolchain.md``. Calibration data for
 int8 comes from the training set (never the validation set the parity report uses).
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge.backends import METADATA_KEY, ModelInfo, sidecar_path
+from edge.backends import METADATA_KEY, ModelInfo, sidecar_path, with_tflite_metadata
 
 __all__ = ["FORMATS", "write_onnx", "write_onnx_int8", "write_tflite", "write_tflite_int8"]
 
@@ -93,18 +93,20 @@ def _tensor_names(path: Path, info: ModelInfo) -> dict[str, str]:
     return out
 
 
-def _write_sidecar(path: Path, info: ModelInfo) -> None:
-    info = dataclasses.replace(info, tensor_names=_tensor_names(path, info))
-    sidecar_path(path).write_text(info.to_json(), "utf-8")
+def _write_tflite_metadata(path: Path, info: ModelInfo) -> None:
+    """The `ModelInfo` JSON inside the file (metadata table) and in its sidecar."""
+    text = dataclasses.replace(info, tensor_names=_tensor_names(path, info)).to_json()
+    path.write_bytes(with_tflite_metadata(path.read_bytes(), text))
+    sidecar_path(path).write_text(text, "utf-8")
 
 
 def write_tflite(model: torch.nn.Module, info: ModelInfo, path: Path) -> Path:
-    """fp32 TFLite through litert-torch (NCHW inputs as in torch) plus the sidecar JSON."""
+    """fp32 TFLite through litert-torch (NCHW inputs as in torch), metadata inside and beside."""
     import litert_torch
 
     kwargs = {name: torch.zeros(shape) for name, shape in info.inputs.items()}
     litert_torch.convert(model.eval(), (), sample_kwargs=kwargs).export(str(path))
-    _write_sidecar(path, info)
+    _write_tflite_metadata(path, info)
     return path
 
 
@@ -137,5 +139,5 @@ def write_tflite_int8(fp32_path: Path, info: ModelInfo, path: Path,
     qt = quantizer.Quantizer(str(fp32_path))
     qt.load_quantization_recipe(recipe.static_wi8_ai8())
     qt.quantize(_min_max_ranges(qt, calibration)).export_model(str(path), overwrite=True)
-    _write_sidecar(path, dataclasses.replace(info, precision="int8"))
+    _write_tflite_metadata(path, dataclasses.replace(info, precision="int8"))
     return path

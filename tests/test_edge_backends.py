@@ -43,6 +43,9 @@ def test_shipped_model_is_small_and_carries_its_metadata(name, variant, suffix):
     assert path.stat().st_size <= 200 * 1024
     backend = load_backend(path, threads=1)
     info = backend.info
+    if suffix == ".tflite":  # inside the file, and the same in the sidecar for tflite_runtime
+        assert json.loads(embedded_tflite_metadata(path)) == json.loads(
+            sidecar_path(path).read_text())
     assert info.name == name
     assert info.precision == ("int8" if variant else "fp32")
     assert info.fs_hz == 30.0 and info.params > 0 and info.macs > 0
