@@ -108,8 +108,8 @@ def _writable_dir() -> Path:
 def build(out_dir: Path | None = None) -> Path:
     """Compile every kernel of `edge.kernels` into one extension module; its path.
 
-    Needs numba's JIT in this process (the kernels' Python functions and signatures) and a C
-    compiler. The file is written whole (temporary directory, then renamed), so a running
+    Needs numba's JIT in this process (the kernels' Python functions and signatures) and a
+    C/C++ compiler. The file is written whole (temporary directory, then renamed), so a running
     process never loads a half-written module; modules built from older sources in the same
     directory are removed.
     """

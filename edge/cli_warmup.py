@@ -3,7 +3,7 @@
 On a Pi a cold start compiles every kernel (tens of seconds on a Pi Zero 2 W). Run this
 once after installing (and in the service's ``ExecStartPre``) so that boots load the cache.
 It also compiles the kernels ahead of time into a small extension module (`edge.aot`;
-needs a C compiler and the Python headers), which later runs load instead of numba.
+needs a C/C++ compiler and the Python headers), which later runs load instead of numba.
 
 Numba chooses its cache directory when the kernels are defined, that is when `edge` is
 imported; ``--cache-dir`` therefore runs the warm-up in a fresh interpreter with

@@ -313,26 +313,11 @@ class ScalarKalman:
             self._z_t_s = t_s
         if gap:
             # Restart the rate from z; keep the slope, whose variance grew over the gap.
-            slope, slope_var = self._x[1], self._P[1, 1] + self.config.q * (t_s - self._t_s)
-            self._t_s = t_s
-            self._initialise(z, r)  # type: ignore[arg-type]
-            self._x[1] = slope
-            self._P[1, 1] = slope_var
-            self._x_prior[:] = self._x
-            self._P_prior[:] = self._P
-            self._stats[:] = np.nan
-            self.accepted = True
-            return self._result(reinitialised=True)
+            slope_var = self._P[1, 1] + self.config.q * (t_s - self._t_s)  # type: ignore[operator]
+            return self._start(t_s, z, r, slope=float(self._x[1]),  # type: ignore[arg-type]
+                               slope_var=slope_var)
         if not self._initialised:
-            if z is None:
-                return None
-            self._t_s = t_s
-            self._initialise(z, r)
-            self._x_prior[:] = self._x
-            self._P_prior[:] = self._P
-            self._stats[:] = np.nan
-            self.accepted = True
-            return self._result(reinitialised=True)
+            return None if z is None else self._start(t_s, z, r)
         dt = t_s - self._t_s  # type: ignore[operator]
         self._t_s = t_s
         c = self.config
@@ -358,6 +343,20 @@ class ScalarKalman:
         if self._t_s is not None and t_s < self._t_s:
             raise InputError(f"t_s must not go backwards; got {t_s} after {self._t_s}")
         return float(t_s)
+
+    def _start(self, t_s: float, z: float, r: float, *, slope: float = 0.0,
+               slope_var: float | None = None) -> TrackedRate:
+        """(Re)start the track at `t_s` from the measurement `z`, which counts as used."""
+        self._t_s = t_s
+        self._initialise(z, r)
+        self._x[1] = slope
+        if slope_var is not None:
+            self._P[1, 1] = slope_var
+        self._x_prior[:] = self._x
+        self._P_prior[:] = self._P
+        self._stats[:] = np.nan
+        self.accepted = True
+        return self._result(reinitialised=True)
 
     def _initialise(self, z: float, r: float) -> None:
         """Set x = [z, 0] and P = diag(initial rate variance (or R), initial slope variance)."""
