@@ -7,16 +7,41 @@ Breathing modulates the pulse in three ways (algorithms §4.1), each read once p
 - RIAV, amplitude variation: systolic peak minus the trough before it;
 - RIFV, frequency variation (respiratory sinus arrhythmia): the inter-beat intervals.
 
-Each beat-sampled series is linearly interpolated to 4 Hz and its rate is the highest
-local maximum of the (Welch-averaged) periodogram in 0.1-0.7 Hz (6-42 breaths/min),
-refined by parabolic interpolation. No "prefer half the frequency" rule: Mayer waves
-(~0.1 Hz) would then win over breathing at ~0.2 Hz. The estimates are fused as in the
+Each modulation is read as its beat-to-beat (successive) differences, the quantity
+RMSSD is built on for heart-rate variability: a difference over one beat interval T
+scales a component at f by |2 sin(pi f T)|^2, about (2 pi f T)^2, so it keeps breathing
+and damps the slow oscillations that share the same three modulations. The strongest of
+these is the ~0.1 Hz (6/min) Mayer wave of the baroreflex, with vasomotion and
+thermoregulation below it (the confound named in the reviews of Charlton et al., IEEE
+Rev. Biomed. Eng. 11:2-20, 2018). At rest its power often matches or exceeds that of
+breathing: in the NeuroKit example record the ECG R-R intervals themselves peak at
+6/min (LF/HF 1.3) while the belt says 17/min, and the undifferenced RIIV and RIFV
+peaked at 7/min. Differencing moves a 0.1 Hz wave ~9 dB down against breathing at
+0.28 Hz, without a band edge: a slow breathing peak (6-8/min) alone in the band still
+wins. The price is that broadband noise, which differencing lifts, hides slow breathing
+in noisy beat series sooner (the window then gives no rate rather than the Mayer wave).
+
+Each difference series is linearly interpolated to 4 Hz and its rate is the highest
+local maximum of the periodogram in 0.1-0.7 Hz (6-42 breaths/min), refined by parabolic
+interpolation. No "prefer half the frequency" rule: Mayer waves (~0.1 Hz) would then
+win over breathing at ~0.2 Hz. The estimates are fused as in the
 Smart Fusion of Karlen, Raman, Ansermino & Dumont, "Multiparameter respiratory rate
 estimation from the photoplethysmogram", IEEE TBME 60(7):1946-1953, 2013: only
-modulations with a clear peak (more of the band power near the peak than flat noise
-would put there) count, at least two must count, and when they spread over more than
-4 breaths/min the window gives no rate rather than a confident wrong one. Otherwise
-the rate is their mean weighted by the share of band power at the peak.
+modulations with a clear peak (more of the band power near the peak than differenced
+white noise would put there) count, at least two must count, and when they spread over
+more than 4 breaths/min the window gives no rate rather than a confident wrong one.
+Otherwise the rate is their mean weighted by the share of band power at the peak.
+
+That is one window of ~32 s (Charlton et al., Physiol. Meas. 37:610, 2016, used 32 s
+windows). Longer spans are cut into 32 s windows with 50 % overlap, each fused on its
+own, and the rate is the median of the windows that give one. Spontaneous breathing
+drifts by several breaths/min over minutes (14-19/min in the NeuroKit record) while the
+Mayer wave stays near 0.1 Hz, so a spectrum averaged over the span smears breathing over
+several bins and sharpens the Mayer peak; window by window, Smart Fusion also drops the
+windows with a sigh, a pause or an artefact. Pure noise passes Smart Fusion in about
+one window in eight (measured on white beat series), so a span needs a rate in at least
+a third of its windows (and two), and their interquartile range within the same 4
+breaths/min.
 """
 
 from __future__ import annotations
@@ -36,6 +61,7 @@ BREATHING_BAND_HZ = (0.1, 0.7)
 RESAMPLE_HZ = 4.0
 SEGMENT_S = 32.0
 MIN_SPAN_S = 25.0
+MIN_RATED_FRACTION = 1.0 / 3.0
 MAX_SPREAD_BPM = 4.0
 MODULATIONS = ("riiv", "riav", "rifv")
 
@@ -51,11 +77,12 @@ class ModulationRate:
     rate_bpm : float or None
         Spectral peak in breaths per minute; ``None`` when the series is too short or flat.
     power_share : float
-        0-1: share of the band power within one resolution bin (1 / segment length) of
-        the peak and of its harmonic.
+        0-1: share of the band power of the beat-to-beat differences within one
+        resolution bin (1 / segment length) of the peak and of its harmonic.
     noise_share : float
-        The share that flat (white) noise would give for the same peak: the fraction
-        of band bins in those windows.
+        The share that white noise on the beat series would give for the same peak once
+        differenced and interpolated: the band's sum of sin^2(pi f T) sinc^4(f T) in
+        those windows over its sum everywhere, T the median beat interval.
     """
 
     name: str
@@ -65,7 +92,7 @@ class ModulationRate:
 
     @property
     def clear(self) -> bool:
-        """A rate, and more power at it than flat noise would put there."""
+        """A rate, and more power at it than differenced white noise would put there."""
         return self.rate_bpm is not None and self.power_share > self.noise_share
 
 
@@ -77,16 +104,24 @@ class BreathingEstimate:
     ----------
     breathing_rate_bpm : float or None
         Breaths per minute; ``None`` when the window is too short, when fewer than two
-        modulations show a clear peak, or when those disagree (Smart Fusion).
+        modulations show a clear peak, or when those disagree (Smart Fusion); for a
+        span of several windows, when too few windows give a rate or they disagree.
     quality : float
-        0-1: mean `ModulationRate.power_share` of the modulations used; 0 without a rate.
+        0-1: mean `ModulationRate.power_share` of the modulations used; for several
+        windows, the mean quality of the windows with a rate times their share of all
+        windows; 0 without a rate.
     modulations : tuple of ModulationRate
-        RIIV, RIAV and RIFV, in that order (empty when the window is too short).
+        RIIV, RIAV and RIFV, in that order (empty when the window is too short); for
+        several windows, those of the window whose rate is nearest the median (empty
+        when too few windows give a rate).
+    window_rates_bpm : tuple of (float or None)
+        The fused rate of each ~32 s window (one entry for a single window).
     """
 
     breathing_rate_bpm: float | None
     quality: float
     modulations: tuple[ModulationRate, ...]
+    window_rates_bpm: tuple[float | None, ...] = ()
 
 
 def breathing_rate(beats_s: np.ndarray, peak_values: np.ndarray, trough_values: np.ndarray, *,
@@ -94,7 +129,7 @@ def breathing_rate(beats_s: np.ndarray, peak_values: np.ndarray, trough_values: 
                    band_hz: tuple[float, float] = BREATHING_BAND_HZ,
                    max_spread_bpm: float = MAX_SPREAD_BPM,
                    min_span_s: float = MIN_SPAN_S) -> BreathingEstimate:
-    """Breathing rate of one window of beats.
+    """Breathing rate of a span of beats (one window, or the median of ~32 s windows).
 
     Parameters
     ----------
@@ -111,7 +146,8 @@ def breathing_rate(beats_s: np.ndarray, peak_values: np.ndarray, trough_values: 
     max_spread_bpm : float
         Largest disagreement (max - min, breaths/min) of the modulations used.
     min_span_s : float
-        The valid beats must span at least this long (a 30 s window spans ~29 s).
+        The valid beats must span at least this long (a 30 s window spans ~29 s); each
+        ~32 s window of a longer span needs the shorter of this and `MIN_SPAN_S`.
 
     Returns
     -------
@@ -121,14 +157,53 @@ def breathing_rate(beats_s: np.ndarray, peak_values: np.ndarray, trough_values: 
     no_rate = BreathingEstimate(breathing_rate_bpm=None, quality=0.0, modulations=())
     if ok.sum() < 4 or t[ok][-1] - t[ok][0] < min_span_s:
         return no_rate
+    if t[ok][-1] - t[ok][0] < 1.5 * SEGMENT_S:
+        return _window_rate(t, peaks, troughs, ok, band_hz, max_spread_bpm)
+    first, last = t[ok][0], t[ok][-1]
+    starts = np.append(np.arange(first, last - SEGMENT_S, 0.5 * SEGMENT_S), last - SEGMENT_S)
+    windows = []
+    for start in starts:
+        inside = (t >= start) & (t <= start + SEGMENT_S)
+        span_ok = ok & inside
+        if span_ok.sum() < 4 or np.ptp(t[span_ok]) < min(min_span_s, MIN_SPAN_S):
+            windows.append(no_rate)
+            continue
+        windows.append(_window_rate(t[inside], peaks[inside], troughs[inside], ok[inside],
+                                    band_hz, max_spread_bpm))
+    return _median_of_windows(windows, max_spread_bpm)
+
+
+def _window_rate(t: np.ndarray, peaks: np.ndarray, troughs: np.ndarray, ok: np.ndarray,
+                 band_hz: tuple[float, float], max_spread_bpm: float) -> BreathingEstimate:
+    """Smart Fusion of the three modulations over one window."""
     pair = ok[1:] & ok[:-1]
     series = {
-        "riiv": (t[ok], 0.5 * (peaks + troughs)[ok]),
-        "riav": (t[ok], (peaks - troughs)[ok]),
-        "rifv": (0.5 * (t[1:] + t[:-1])[pair], np.diff(t)[pair]),
+        "riiv": _successive_differences(t, ok, 0.5 * (peaks + troughs)),
+        "riav": _successive_differences(t, ok, peaks - troughs),
+        "rifv": _successive_differences(0.5 * (t[1:] + t[:-1]), pair, np.diff(t)),
     }
     rates = tuple(_modulation_rate(name, *series[name], band_hz) for name in MODULATIONS)
     return _smart_fusion(rates, max_spread_bpm)
+
+
+def _median_of_windows(windows: list[BreathingEstimate],
+                       max_spread_bpm: float) -> BreathingEstimate:
+    """Median of the windows' rates, if enough windows give one and they agree."""
+    rated = [w for w in windows if w.breathing_rate_bpm is not None]
+    all_rates = tuple(w.breathing_rate_bpm for w in windows)
+    rate = np.array([w.breathing_rate_bpm for w in rated])
+    if len(rated) < max(2.0, MIN_RATED_FRACTION * len(windows)):
+        return BreathingEstimate(breathing_rate_bpm=None, quality=0.0, modulations=(),
+                                 window_rates_bpm=all_rates)
+    q1, q3 = np.percentile(rate, [25, 75])
+    median = float(np.median(rate))
+    middle = rated[int(np.argmin(np.abs(rate - median)))]
+    if q3 - q1 > max_spread_bpm:
+        return BreathingEstimate(breathing_rate_bpm=None, quality=0.0,
+                                 modulations=middle.modulations, window_rates_bpm=all_rates)
+    quality = float(np.mean([w.quality for w in rated])) * len(rated) / len(windows)
+    return BreathingEstimate(breathing_rate_bpm=median, quality=quality,
+                             modulations=middle.modulations, window_rates_bpm=all_rates)
 
 
 def _checked(beats_s, peak_values, trough_values, valid):
@@ -149,15 +224,28 @@ def _checked(beats_s, peak_values, trough_values, valid):
     return t, peaks, troughs, ok
 
 
+def _successive_differences(t: np.ndarray, ok: np.ndarray,
+                            v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Differences of successive valid values, at the midpoints of their times.
+
+    A difference that spans an invalid value is dropped, not taken across the gap.
+    """
+    values = np.full(t.size, np.nan)
+    values[ok] = v[ok]
+    dv = np.diff(values)
+    keep = np.isfinite(dv)
+    return (0.5 * (t[1:] + t[:-1]))[keep], dv[keep]
+
+
 def _modulation_rate(name: str, t: np.ndarray, v: np.ndarray,
                      band_hz: tuple[float, float]) -> ModulationRate:
-    """Rate of one beat-sampled series: 4 Hz linear resampling, Welch peak, parabolic."""
+    """Rate of one difference series: 4 Hz linear resampling, periodogram peak, parabolic."""
     none = ModulationRate(name=name, rate_bpm=None, power_share=0.0, noise_share=1.0)
     if t.size < 4 or np.ptp(v) == 0.0:
         return none
     grid = np.arange(t[0], t[-1], 1.0 / RESAMPLE_HZ)
-    freq, power, segment_s = _welch(np.interp(grid, t, v), RESAMPLE_HZ)
-    half_hz = 1.0 / segment_s
+    freq, power = power_spectrum(np.interp(grid, t, v), RESAMPLE_HZ)
+    half_hz = RESAMPLE_HZ / grid.size
     peak = spectral_peak(freq, power, band_hz, harmonic=False, snr_half_width_hz=half_hz)
     if peak is None:
         return none
@@ -166,19 +254,12 @@ def _modulation_rate(name: str, t: np.ndarray, v: np.ndarray,
     f = freq[(freq >= band_hz[0]) & (freq <= band_hz[1])]
     f_peak = peak.rate_per_min / 60.0
     near = (np.abs(f - f_peak) <= half_hz) | (np.abs(f - 2 * f_peak) <= half_hz)
+    # White noise on the beats, differenced (power |2 sin(pi f T)|^2) and then linearly
+    # interpolated (a triangle of half-width T: amplitude T sinc^2(f T)).
+    beat_s = np.median(np.diff(t))
+    white = np.sin(np.pi * f * beat_s) ** 2 * np.sinc(f * beat_s) ** 4
     return ModulationRate(name=name, rate_bpm=peak.rate_per_min, power_share=share,
-                          noise_share=float(near.mean()))
-
-
-def _welch(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Mean periodogram of ~32 s segments, 50 % overlap (one segment for short windows)."""
-    n_seg = int(SEGMENT_S * fs)
-    if x.size < 1.5 * n_seg:
-        freq, power = power_spectrum(x, fs)
-        return freq, power, x.size / fs
-    starts = range(0, x.size - n_seg + 1, n_seg // 2)
-    spectra = [power_spectrum(x[s : s + n_seg], fs) for s in starts]
-    return spectra[0][0], np.mean([p for _, p in spectra], axis=0), SEGMENT_S
+                          noise_share=float(white[near].sum() / white.sum()))
 
 
 def _smart_fusion(rates: tuple[ModulationRate, ...], max_spread_bpm: float) -> BreathingEstimate:
@@ -186,11 +267,12 @@ def _smart_fusion(rates: tuple[ModulationRate, ...], max_spread_bpm: float) -> B
     used = [m for m in rates if m.clear]
     rate = np.array([m.rate_bpm for m in used])
     if len(used) < 2 or rate.max() - rate.min() > max_spread_bpm:
-        return BreathingEstimate(breathing_rate_bpm=None, quality=0.0, modulations=rates)
+        return BreathingEstimate(breathing_rate_bpm=None, quality=0.0, modulations=rates,
+                                 window_rates_bpm=(None,))
     share = np.array([m.power_share for m in used])
     fused = float(np.sum(share * rate) / share.sum())
     return BreathingEstimate(breathing_rate_bpm=fused, quality=float(share.mean()),
-                             modulations=rates)
+                             modulations=rates, window_rates_bpm=(fused,))
 
 
 # -- streaming: the pipeline's breathing rate --------------------------------------------
