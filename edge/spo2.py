@@ -13,14 +13,34 @@ with it say ``spo2_calibrated = False`` and their quality is capped at
 fitted range (no extrapolation) or when saturated pixels, motion or a weak pulse make
 the ratio untrustworthy.
 
-AC is read along the pipeline's own pulse waveform ``p``: the cross-spectrum of each
-mean-normalised channel ``c`` with ``p``, summed over the heart rate ± 0.4 Hz. Noise
-in ``c`` that is independent of ``p`` averages out instead of inflating AC (as a
-standard deviation would), and ``p``'s own scale and noise multiply every channel's AC
-alike, which cancels in the ratio. One bias remains: ``p`` is made from the same
-channels (POS), so each channel's sensor noise is partly in ``p`` too. White in time,
-it adds the same amount to every cross-spectrum bin, so the mean of the bins above
-4 Hz (no pulse there) is taken off the band's sum.
+How `ratio_of_ratios` reads AC, and why:
+
+1. Along the pipeline's pulse ``p``: AC of a mean-normalised channel ``c`` is the real
+   part of its cross-spectrum with ``p`` summed over the heart rate ± 0.4 Hz, i.e. the
+   projection ``x = Σ_t c(t)·g(t)`` on a band-passed, tapered copy ``g`` of ``p``.
+   Noise independent of ``p`` averages out instead of inflating AC (as a standard
+   deviation would), and ``p``'s own scale multiplies both channels' AC alike.
+2. Taper: a linear trend is removed and a Tukey window (cosine edges over
+   `TAPER_FRACTION` of the window) keeps slow drift out of the band. A Hann window
+   would do that too, but AC then weighs the samples by Hann², which uses about half
+   of them (efficiency (Σw²)² / (n·Σw⁴) = 0.51): the ratio's scatter grew by ~1.3x.
+3. Noise floor: ``p`` is made from the same channels (POS), so each channel's sensor
+   noise is partly in ``p`` too and adds a constant to every cross-spectrum bin. The
+   mean of the bins above `NOISE_FROM_HZ` (no pulse there) is taken off the band's
+   sum, leaving out spectral lines (mains flicker aliased: 100 Hz at 30 fps lies at
+   10 Hz, 20-50x the noise power and the same in every channel).
+4. Ratio bias: AC_red and AC_blue are unbiased but noisy, and a ratio of noisy numbers
+   is biased, ``E[x/y] ≈ (μx/μy)·(1 + σy²/μy² − σxy/(μx·μy))`` (second order in the
+   noise). With white noise the covariance of ``(x, y)`` is the per-sample noise
+   covariance (from the same bins above `NOISE_FROM_HZ`) times ``Σ g²``, so the bias
+   is taken off (Tin's ratio estimator, J. Am. Stat. Assoc. 60, 1965). Windows whose AC
+   has a relative standard error above `MAX_RELATIVE_ERROR` give no ratio: the
+   correction is not valid there and the ratio is noise.
+
+What the estimator cannot see: non-pulsing pixels in the skin mean (partial skin,
+highlights) dilute AC/DC by a per-channel factor that depends on the skin and the
+scene (on the simulator's face, red/blue x0.98 for light and x1.02 for medium skin);
+a calibration absorbs it only for the skin it was fitted on.
 
 Calibration files are JSON (never pickle) with a format version; unknown keys are
 refused.
@@ -57,6 +77,14 @@ BAND_HALF_WIDTH_HZ = 0.4
 NOISE_FROM_HZ = 4.0
 """Cross-spectrum bins above this hold only sensor noise (white in time); their mean
 is the noise floor taken off the band."""
+TAPER_FRACTION = 0.25
+"""Share of the window in the Tukey taper's two cosine edges."""
+LINE_POWER_FACTOR = 10.0
+"""A noise bin whose red + blue power exceeds this many times the median is a spectral
+line, not noise (for white noise a bin's power is exponential: P > 10 x median is
+2^-10, about 1 bin in 1000)."""
+MAX_RELATIVE_ERROR = 0.5
+"""Largest relative standard error of AC_red or AC_blue for which a ratio is given."""
 MIN_CORRELATION = 0.3
 """Below this correlation with the pulse a channel's AC is noise (quality 0)."""
 
@@ -241,6 +269,48 @@ class RatioEstimate:
     correlation: float
 
 
+def _tukey(n_samples: int) -> np.ndarray:
+    """Tukey window: flat, with raised-cosine edges over `TAPER_FRACTION` of it."""
+    taper = np.ones(n_samples)
+    n_edge = max(1, round(TAPER_FRACTION * n_samples / 2))
+    edge = 0.5 * (1.0 - np.cos(np.pi * (np.arange(n_edge) + 0.5) / n_edge))
+    taper[:n_edge] = edge
+    taper[n_samples - n_edge :] = edge[::-1]
+    return taper
+
+
+def _detrended(x: np.ndarray) -> np.ndarray:
+    """`x` [shape=(n,) or (n, k)] minus its least-squares straight line along axis 0."""
+    t = np.linspace(-1.0, 1.0, x.shape[0])
+    design = np.column_stack([np.ones_like(t), t])
+    coef, *_ = np.linalg.lstsq(design, x, rcond=None)
+    return x - design @ coef
+
+
+def _noise_bins(spectra: np.ndarray, freq_hz: np.ndarray) -> np.ndarray:
+    """Bins above `NOISE_FROM_HZ` that are not spectral lines (mask over `freq_hz`)."""
+    noise = freq_hz >= NOISE_FROM_HZ
+    power = (np.abs(spectra) ** 2).sum(axis=1)
+    return noise & (power <= LINE_POWER_FACTOR * np.median(power[noise]))
+
+
+def _ac_and_covariance(spectra: np.ndarray, p_spectrum: np.ndarray, band: np.ndarray,
+                       noise: np.ndarray, taper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AC (2,) of red and blue along the pulse, and its noise covariance (2, 2).
+
+    ``AC = Σ_band Re(C·P*) − n_band·mean_noise Re(C·P*)`` is ``Σ_t c(t)·g(t)`` with
+    ``g = taper·(n/2)·irfft(P over the band)``, so white noise of per-sample covariance
+    ``S`` gives ``Cov(AC) = S·Σ g²``; ``S = mean_noise Re(C·C^H) / Σ taper²``.
+    """
+    n_samples = taper.size
+    cross = (spectra * np.conj(p_spectrum)[:, None]).real
+    ac = cross[band].sum(axis=0) - band.sum() * cross[noise].mean(axis=0)
+    g = taper * (n_samples / 2) * np.fft.irfft(np.where(band, p_spectrum, 0.0), n_samples)
+    per_sample = (spectra[noise].T @ np.conj(spectra[noise])).real / noise.sum()
+    covariance = per_sample / float((taper**2).sum()) * float((g**2).sum())
+    return ac, covariance
+
+
 def ratio_of_ratios(rgb: np.ndarray, pulse: np.ndarray, *, fs: float,
                     heart_rate_bpm: float) -> RatioEstimate | None:
     """Red/blue ratio of ratios of a skin RGB trace, AC read along its pulse.
@@ -259,8 +329,9 @@ def ratio_of_ratios(rgb: np.ndarray, pulse: np.ndarray, *, fs: float,
     Returns
     -------
     RatioEstimate or None
-        ``None`` when the window is under 2 s, a channel has no DC, or red and blue
-        do not pulse in phase (no blood signal).
+        ``None`` when the window is under 2 s, a channel has no DC, red and blue do
+        not pulse in phase (no blood signal), or noise swamps their AC (relative
+        standard error above `MAX_RELATIVE_ERROR`).
     """
     rgb = np.asarray(rgb, dtype=np.float64)
     pulse = np.asarray(pulse, dtype=np.float64)
@@ -270,20 +341,24 @@ def ratio_of_ratios(rgb: np.ndarray, pulse: np.ndarray, *, fs: float,
     dc = rgb.mean(axis=0)
     if n < 2 * fs or np.any(dc <= 0.0) or fs < 2.0 * NOISE_FROM_HZ:
         return None
-    taper = np.hanning(n)
-    spectra = np.fft.rfft((rgb[:, (0, 2)] / dc[[0, 2]] - 1.0) * taper[:, None], axis=0)
-    p_spectrum = np.fft.rfft((pulse - pulse.mean()) * taper)
-    freq = np.fft.rfftfreq(n, 1.0 / fs)
-    band = np.abs(freq - heart_rate_bpm / 60.0) <= BAND_HALF_WIDTH_HZ
-    noise = freq >= NOISE_FROM_HZ
-    cross = (spectra * np.conj(p_spectrum)[:, None]).real  # (bins, 2): red, blue
-    ac = cross[band].sum(axis=0) - band.sum() * cross[noise].mean(axis=0)
-    if ac[0] * ac[1] <= 0.0:  # red and blue pulse in opposite phase: not blood
+    taper = _tukey(n)
+    spectra = np.fft.rfft(_detrended(rgb[:, (0, 2)] / dc[[0, 2]]) * taper[:, None], axis=0)
+    p_spectrum = np.fft.rfft(_detrended(pulse) * taper)
+    freq_hz = np.fft.rfftfreq(n, 1.0 / fs)
+    band = np.abs(freq_hz - heart_rate_bpm / 60.0) <= BAND_HALF_WIDTH_HZ
+    noise = _noise_bins(spectra, freq_hz)
+    (ac_red, ac_blue), cov = _ac_and_covariance(spectra, p_spectrum, band, noise, taper)
+    if ac_red * ac_blue <= 0.0:  # red and blue pulse in opposite phase: not blood
         return None
+    if max(cov[0, 0] / ac_red**2, cov[1, 1] / ac_blue**2) > MAX_RELATIVE_ERROR**2:
+        return None
+    # E[x/y] ~ (x/y)(1 + var y / y^2 - cov xy / (x y)): take the second-order bias off
+    ratio = ac_red / ac_blue * (1.0 - cov[1, 1] / ac_blue**2 + cov[0, 1] / (ac_red * ac_blue))
+    cross = (spectra[band] * np.conj(p_spectrum[band])[:, None]).sum(axis=0)
     power_c = (np.abs(spectra[band]) ** 2).sum(axis=0)
     power_p = float((np.abs(p_spectrum[band]) ** 2).sum())
-    corr = np.abs(cross[band].sum(axis=0)) / np.sqrt(power_c * power_p + 1e-300)
-    return RatioEstimate(ratio=float(ac[0] / ac[1]), correlation=float(corr.min()))
+    corr = np.abs(cross.real) / np.sqrt(power_c * power_p + 1e-300)
+    return RatioEstimate(ratio=float(ratio), correlation=float(corr.min()))
 
 
 def ratio_quality(estimate: RatioEstimate) -> float:

@@ -53,6 +53,30 @@ def test_ratio_of_ratios_is_unbiased_in_noise():
     assert np.mean(ratios) == pytest.approx(0.6, rel=0.03)
 
 
+def test_ratio_of_ratios_has_no_ratio_bias_at_high_noise():
+    # noise 0.0012 per sample against a blue pulse of 0.0016: one 10 s window's ratio
+    # scatters by ~15 %, and a plain AC_red / AC_blue averages ~2 % high (E[1/y] > 1/E[y])
+    ratios = []
+    for seed in range(2000):
+        rgb, pulse = trace(ratio=0.7, noise=0.0012, seed=seed)
+        ratios.append(ratio_of_ratios(rgb, pulse, fs=FS, heart_rate_bpm=72.0).ratio)
+    assert np.std(ratios) > 0.1 * 0.7  # the regime where the bias would show
+    assert np.mean(ratios) == pytest.approx(0.7, rel=0.01)  # the construction's ratio
+
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0])
+def test_spectral_line_is_not_taken_for_noise(ratio):
+    # a 10 Hz line in blue only (mains flicker of a coloured light, aliased at 30 fps)
+    # that also reaches the pulse: it is no part of the broadband noise floor
+    rgb, _ = trace(ratio=ratio)
+    rel = rgb / np.array([180.0, 120.0, 90.0]) - 1.0
+    rel[:, 2] += 0.002 * np.sin(2 * np.pi * 10.0 * np.arange(rel.shape[0]) / FS)
+    pulse = rel[:, 1] - rel[:, 2] + 0.3 * (rel[:, 1] + rel[:, 2] - 2 * rel[:, 0])
+    rgb = np.array([180.0, 120.0, 90.0]) * (1.0 + rel)
+    est = ratio_of_ratios(rgb, pulse, fs=FS, heart_rate_bpm=72.0)
+    assert est.ratio == pytest.approx(ratio, rel=1e-3)
+
+
 def test_ratio_of_ratios_refuses_what_is_not_blood():
     rgb, pulse = trace(ratio=-0.5)  # red against blue: not a blood-volume change
     assert ratio_of_ratios(rgb, pulse, fs=FS, heart_rate_bpm=72.0) is None
