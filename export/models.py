@@ -6,7 +6,8 @@ convolutions; costs follow algorithms.md §7.1 (params = K·C_in·C_out, MACs = 
 
 - ``temporal_pulse``: a 1-D net on ROI-mean RGB traces, the model behind ``--method cnn``.
   Input ``rgb`` [shape=(1, 3, T)], the window normalised by `edge.cnn.normalise_window`;
-  outputs ``pulse`` [shape=(1, T)] (the pulse waveform, zero-mean, arbitrary scale) and
+  outputs ``pulse`` [shape=(1, T)] (the pulse waveform: a colour projection of the input
+  with weights the net chooses; arbitrary scale) and
   ``quality`` [shape=(1, 1)] (0-1, the net's own estimate of the correlation of its pulse
   with the true one).
 - ``frame_pulse``: a per-frame 2-D net on 36x36 face crops in the spirit of TS-CAN (Liu et
@@ -50,24 +51,39 @@ class TemporalBlock(nn.Module):
 class TemporalPulseNet(nn.Module):
     """RGB trace window (N, 3, T) -> pulse (N, T) and quality (N, 1).
 
-    A 1x1 stem mixes R, G, B into `channels` projections (what POS does with two fixed
-    ones), dilated residual bottlenecks filter them in time (receptive field
-    ``1 + (kernel - 1) * sum(dilations)`` samples), and two 1x1 heads give the pulse and,
-    averaged over time, the quality logit.
+    The pulse is a colour projection of the input, ``pulse(t) = sum_c w_c(t) rgb_c(t)``,
+    as in POS and CHROM, with weights the net chooses from the window: a 1x1 stem mixes
+    R, G, B into `channels` projections, dilated residual bottlenecks read them in time
+    (receptive field ``1 + (kernel - 1) * sum(dilations)`` samples), a 1x1 head gives
+    three weights per sample and a fixed box filter of `smooth` samples (1 s at 30 Hz)
+    keeps the weights slow next to the pulse; a second 1x1 head, averaged over time,
+    gives the quality logit.
+
+    The net does not filter the pulse in time. A first version did (its pulse head
+    read the filtered features): trained on 3.2 s windows it became a band-pass peaking
+    at 1.5-2.5 Hz (gain 1.5 at 0.75 Hz, 14 at 1.5 Hz, on clean sines) whose ReLUs also
+    made a 2nd harmonic of their own, so below ~60 bpm the harmonic won the heart-rate
+    spectrum (a 45 bpm clip read as 90). A projection leaves the pulse's spectrum as
+    the camera recorded it and the frequency to the 10 s spectral estimator, which
+    sees far more cycles than a window does.
     """
 
     def __init__(self, *, channels: int = 16, reduced: int = 8, kernel: int = 5,
-                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1)):
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1), smooth: int = 31):
         super().__init__()
         self.stem = nn.Conv1d(3, channels, 1)
         self.blocks = nn.Sequential(*(TemporalBlock(channels, reduced, kernel, d)
                                       for d in dilations))
-        self.pulse_head = nn.Conv1d(channels, 1, 1)
+        self.weight_head = nn.Conv1d(channels, 3, 1)
+        self.smooth = nn.Conv1d(3, 3, smooth, padding=smooth // 2, groups=3, bias=False)
+        nn.init.constant_(self.smooth.weight, 1.0 / smooth)
+        self.smooth.weight.requires_grad_(False)
         self.quality_head = nn.Conv1d(channels, 1, 1)
 
     def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
         x = self.blocks(self.stem(rgb))
-        pulse = self.pulse_head(x)[:, 0, :]
+        weights = self.smooth(self.weight_head(x))
+        pulse = (weights * rgb).sum(dim=1)
         quality = torch.sigmoid(self.quality_head(x).mean(dim=2))
         return pulse, quality
 

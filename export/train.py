@@ -1,7 +1,11 @@
 """Seeded CPU training of the `export.models` nets on world-simulator data.
 
 Both nets learn with a negative-Pearson loss (the pulse's scale and offset are free, its
-shape and phase are not), Adam and a cosine learning-rate decay; the temporal net also
+shape and phase are not), Adam and a cosine learning-rate decay. The temporal net's loss
+reads its pulse inside the heart-rate band only (`band_limited`, 0.6-3.5 Hz): its output
+is an unfiltered colour projection, and drift or sensor noise outside the band is not
+what the projection should spend itself on (the runtime's spectral estimator never
+sees it); the temporal net also
 learns its quality head, whose target is the Pearson correlation it reached on that
 window (clipped to [0, 1]). The frame net ends by folding the mean of its last features
 into the biases (`FramePulseNet.center_`, training frames), which int8 needs. Weights are
@@ -27,7 +31,7 @@ from edge.cnn import frame_inputs, normalise_window
 from export.data import load_set
 from export.models import MODELS, WINDOW, build
 
-__all__ = ["TrainConfig", "load_weights", "save_weights", "train"]
+__all__ = ["PULSE_BAND_HZ", "TrainConfig", "band_limited", "load_weights", "save_weights", "train"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +58,19 @@ def pearson_loss(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor
     t = target - target.mean(dim=-1, keepdim=True)
     r = (p * t).sum(-1) / (p.norm(dim=-1) * t.norm(dim=-1) + 1e-8)
     return 1.0 - r.mean(), r
+
+
+PULSE_BAND_HZ = (0.6, 3.5)
+"""Band of the temporal net's loss (and validation r): 36-210 bpm."""
+
+
+def band_limited(x: torch.Tensor, *, fs: float = 30.0,
+                 band_hz: tuple[float, float] = PULSE_BAND_HZ) -> torch.Tensor:
+    """`x` [shape=(..., T)] with the frequencies outside `band_hz` removed (FFT mask)."""
+    n = x.shape[-1]
+    freq = torch.fft.rfftfreq(n, 1.0 / fs)
+    keep = ((freq >= band_hz[0]) & (freq <= band_hz[1])).to(x.dtype)
+    return torch.fft.irfft(torch.fft.rfft(x, dim=-1) * keep, n, dim=-1)
 
 
 TARGET_HR_BPM = (38.0, 190.0)
@@ -156,7 +173,7 @@ def load_weights(path: Path) -> tuple[torch.nn.Module, dict[str, object]]:
 def _step_temporal(model, data, rng, cfg):
     x, y = temporal_batch(data, rng, cfg.batch, noise_max=cfg.noise_max, stretch=cfg.stretch)
     pulse, quality = model(torch.from_numpy(x))
-    loss, r = pearson_loss(pulse, torch.from_numpy(y))
+    loss, r = pearson_loss(band_limited(pulse), torch.from_numpy(y))
     q_loss = ((quality[:, 0] - r.detach().clamp(0.0, 1.0)) ** 2).mean()
     return loss + q_loss
 
@@ -170,12 +187,13 @@ def _step_frame(model, data, rng, cfg):
 
 
 def validate(model: torch.nn.Module, data: dict[str, np.ndarray], kind: str) -> float:
-    """Mean Pearson r on a fixed, seeded sample of validation windows or sequences."""
+    """Mean Pearson r on a fixed, seeded sample of validation windows (pulse band) or sequences."""
     rng = np.random.default_rng(12345)
     with torch.no_grad():
         if kind == "temporal":
             x, y = temporal_batch(data, rng, 1024, noise_max=0.0)
-            _, r = pearson_loss(model(torch.from_numpy(x))[0], torch.from_numpy(y))
+            _, r = pearson_loss(band_limited(model(torch.from_numpy(x))[0]),
+                                torch.from_numpy(y))
         else:
             motion, appearance, target = frame_batch(data, rng, 32, 64)
             out = model(torch.from_numpy(motion), torch.from_numpy(appearance))

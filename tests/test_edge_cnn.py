@@ -111,6 +111,22 @@ def test_pipeline_with_the_shipped_models_finds_the_heart_rate(model):
     assert np.mean(np.abs(errors)) <= 2.0
 
 
+def test_shipped_model_reads_a_slow_pulse_at_its_fundamental():
+    # The first temporal net read 45 bpm as 90 (its band-pass favoured the 2nd harmonic).
+    from firmware_sim.world import WorldConfig, make_clip
+
+    clip = make_clip(WorldConfig(width=320, height=240, duration_s=24.0, heart_rate_bpm=48.0,
+                                 seed=11))
+    errors = []
+    with edge.Pipeline(edge.PipelineConfig().with_changes(rppg={"method": "cnn"})) as pipe:
+        for frame, t in clip.frames():
+            reading = pipe.push(frame, t)
+            if reading is not None and reading.heart_rate_bpm is not None:
+                errors.append(reading.heart_rate_bpm - clip.truth.mean_heart_rate_bpm(t - 10, t))
+    assert len(errors) >= 4
+    assert np.max(np.abs(errors)) <= 3.0
+
+
 def test_method_cnn_never_imports_torch_or_the_export_package():
     import subprocess
     import sys
