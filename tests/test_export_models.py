@@ -34,7 +34,8 @@ def test_cost_counts_a_depthwise_conv_per_channel():
 def test_output_shapes(name):
     spec = MODELS[name]
     torch.manual_seed(0)
-    out = build(name).eval()(*(torch.randn(s) for s in spec.inputs.values()))
+    with torch.no_grad():
+        out = build(name).eval()(*(torch.randn(s) for s in spec.inputs.values()))
     out = out if isinstance(out, tuple) else (out,)
     assert len(out) == len(spec.outputs)
     if name == "temporal_pulse":
