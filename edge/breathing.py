@@ -155,11 +155,13 @@ def breathing_rate(beats_s: np.ndarray, peak_values: np.ndarray, trough_values: 
     """
     t, peaks, troughs, ok = _checked(beats_s, peak_values, trough_values, valid)
     no_rate = BreathingEstimate(breathing_rate_bpm=None, quality=0.0, modulations=())
-    if ok.sum() < 4 or t[ok][-1] - t[ok][0] < min_span_s:
+    if ok.sum() < 4:
         return no_rate
-    if t[ok][-1] - t[ok][0] < 1.5 * SEGMENT_S:
-        return _window_rate(t, peaks, troughs, ok, band_hz, max_spread_bpm)
     first, last = t[ok][0], t[ok][-1]
+    if last - first < min_span_s:
+        return no_rate
+    if last - first < 1.5 * SEGMENT_S:
+        return _window_rate(t, peaks, troughs, ok, band_hz, max_spread_bpm)
     starts = np.append(np.arange(first, last - SEGMENT_S, 0.5 * SEGMENT_S), last - SEGMENT_S)
     windows = []
     for start in starts:
