@@ -9,12 +9,17 @@ through all pairs (`edge.spo2.fit_calibration`). The result is a JSON file that
 
 A calibration holds for one camera, one light and the exposure and white balance it was
 made with (lock them); record a desaturation or several people so that SpO2 varies.
+With three or more recordings the fit also prints the standard errors of A and B
+(jackknife over recordings) and warns when B is known to worse than
+`SE_WARNING_FRACTION`: a camera's noise, not the method, sets how many recordings that
+takes.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,11 +29,14 @@ from edge.cli_run import config_from_args
 from edge.config import PipelineConfig
 from edge.errors import InputError
 from edge.pipeline import Pipeline
-from edge.spo2 import Spo2Calibration, fit_calibration
+from edge.spo2 import MIN_RECORDINGS_FOR_SE, Spo2Calibration, fit_calibration
 from edge.video import open_source
 
 __all__ = ["add_arguments", "calibrate", "collect_pairs", "main", "pair_ratios",
            "read_oximeter_csv"]
+
+SE_WARNING_FRACTION = 0.02
+"""Warn when the standard error of B is above this fraction of B."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,13 +119,14 @@ def _split(recording: str) -> tuple[str, str]:
 def calibrate(recordings: Sequence[tuple[str, str]], *, config: PipelineConfig | None = None,
               camera: str = "", light: str = "") -> Spo2Calibration:
     """Fit a calibration from (video, oximeter CSV) pairs."""
-    ratios, spo2 = [], []
-    for video, oximeter in recordings:
+    ratios, spo2, which = [], [], []
+    for k, (video, oximeter) in enumerate(recordings):
         r, s = collect_pairs(video, oximeter, config)
         ratios.append(r)
         spo2.append(s)
-    return fit_calibration(np.concatenate(ratios), np.concatenate(spo2), camera=camera,
-                           light=light, n_recordings=len(recordings))
+        which.append(np.full(r.size, k))
+    return fit_calibration(np.concatenate(ratios), np.concatenate(spo2),
+                           recording=np.concatenate(which), camera=camera, light=light)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -130,5 +139,14 @@ def main(args: argparse.Namespace) -> int:
     print(f"SpO2 = {result.a:.2f} - {result.b:.2f} * R   ({result.n_points} readings from "
           f"{result.n_recordings} recording(s), R {lo:.3f}-{hi:.3f}, "
           f"rms residual {result.rms_error_pct:.2f} %)")
+    if result.a_se is None or result.b_se is None:
+        print(f"how well A and B are known needs at least {MIN_RECORDINGS_FOR_SE} recordings; "
+              "record more before trusting this line", file=sys.stderr)
+    else:
+        print(f"standard errors (jackknife over recordings): A +-{result.a_se:.2f}, "
+              f"B +-{result.b_se:.2f} ({100 * result.b_se / result.b:.1f} % of B)")
+        if result.b_se > SE_WARNING_FRACTION * result.b:
+            print(f"B is known only to +-{100 * result.b_se / result.b:.0f} %: record more "
+                  "desaturations (the error shrinks as 1/sqrt(recordings))", file=sys.stderr)
     print(f"wrote {args.out}; use it: edge-vitals run ... --spo2-calibration {args.out}")
     return 0

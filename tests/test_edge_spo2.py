@@ -106,6 +106,52 @@ def test_fit_recovers_the_line_from_noisy_ratios():
     assert cal.rms_error_pct == pytest.approx(18.0 * 0.05, rel=0.2)
 
 
+def _recordings(rng, n_recordings, ratio_error_sd=0.03):
+    """Desaturations whose ratios share a slow per-recording error (offset and tilt)."""
+    ratios, spo2, which = [], [], []
+    for k in range(n_recordings):
+        s = np.linspace(rng.uniform(95, 99), rng.uniform(82, 89), 80)
+        slow = rng.normal(0, ratio_error_sd) + rng.normal(0, ratio_error_sd) * (s - 90) / 8
+        ratios.append((104.0 - s) / 18.0 + slow + rng.normal(0, 0.04, s.size))
+        spo2.append(s)
+        which.append(np.full(s.size, k))
+    return np.concatenate(ratios), np.concatenate(spo2), np.concatenate(which)
+
+
+def test_standard_errors_are_the_jackknife_over_recordings():
+    ratios, spo2, which = _recordings(np.random.default_rng(4), 5)
+    cal = fit_calibration(ratios, spo2, recording=which)
+    left_out = []
+    for k in range(5):  # independent reference: SpO2 = a - b R from R = c0 + c1 SpO2
+        c1, c0 = np.polyfit(spo2[which != k], ratios[which != k], 1)
+        left_out.append((-c0 / c1, -1.0 / c1))
+    left_out = np.array(left_out)
+    expected = np.sqrt(4 / 5 * ((left_out - left_out.mean(axis=0)) ** 2).sum(axis=0))
+    assert (cal.a_se, cal.b_se) == pytest.approx(tuple(expected), rel=1e-9)
+    assert cal.n_recordings == 5
+
+
+def test_standard_errors_cover_the_true_slope():
+    rng = np.random.default_rng(5)
+    z = []
+    for _ in range(200):
+        ratios, spo2, which = _recordings(rng, 6)
+        cal = fit_calibration(ratios, spo2, recording=which)
+        z.append((cal.b - 18.0) / cal.b_se)
+    z = np.abs(np.array(z))
+    # Student's t with 5 degrees of freedom: 0.90 within 2, 0.64 within 1. The standard
+    # error of a plain least-squares slope (readings as independent) gives ~0.45 and 0.2.
+    assert 0.82 <= np.mean(z <= 2.0) <= 0.98
+    assert 0.5 <= np.mean(z <= 1.0) <= 0.8
+
+
+def test_too_few_recordings_give_no_standard_errors():
+    ratios, spo2, which = _recordings(np.random.default_rng(6), 2)
+    cal = fit_calibration(ratios, spo2, recording=which)
+    assert cal.a_se is None and cal.b_se is None and cal.n_recordings == 2
+    assert fit_calibration(ratios, spo2).a_se is None
+
+
 @pytest.mark.parametrize(("ratios", "spo2", "match"), [
     ([0.5, 0.6], [95, 93], "at least 3"),
     ([0.5, 0.6, 0.7], [95, 95, 95.5], "spans"),
@@ -121,6 +167,9 @@ def test_calibration_file_round_trip(tmp_path):
     cal = fit_calibration(np.array([0.4, 0.6, 0.8, 1.0]), np.array([96.8, 93.2, 89.6, 86.0]))
     loaded = load_calibration(cal.save(tmp_path / "c.json"))
     assert loaded == cal
+    ratios, spo2, which = _recordings(np.random.default_rng(7), 3)
+    cal = fit_calibration(ratios, spo2, recording=which)
+    assert cal.b_se is not None and load_calibration(cal.save(tmp_path / "d.json")) == cal
 
 
 @pytest.mark.parametrize("content", [
