@@ -1,5 +1,6 @@
 """Private numba kernels. No validation here: the public wrappers in `edge.roi`,
-`edge.rppg`, `edge.filters` and `edge.beats` check input and pass contiguous arrays.
+`edge.rppg`, `edge.filters`, `edge.beats` and `edge.head_motion` check input and pass
+contiguous arrays.
 
 Why numba and not numpy: each kernel is a single pass over its data with no
 temporaries (a numpy mean of a masked ROI makes three float copies of it, which is
@@ -335,6 +336,57 @@ def _sosfilt(sos, x, y):  # pragma: no cover - compiled
             z1 = b1 * xk - a1 * yk + z2
             z2 = b2 * xk - a2 * yk
             y[k] = yk
+
+
+@_kernel("float64(uint8[:, :, ::1], int64, int64, int64, int64, float64[::1])")
+def _row_profile(frame, y0, y1, x0, x1, out):  # pragma: no cover - compiled
+    """Mean green of each row y0..y1 over columns x0..x1 into out, divided by their
+    mean; returns that mean (0 for an empty region, out then untouched).
+    """
+    n_rows, n_cols = y1 - y0, x1 - x0
+    if n_rows <= 0 or n_cols <= 0:
+        return 0.0
+    total = 0.0
+    for i in range(n_rows):
+        acc = 0.0  # float: exact for these sums, and no uint8 wrap without the JIT
+        for x in range(x0, x1):
+            acc += frame[y0 + i, x, 1]
+        out[i] = acc / n_cols
+        total += out[i]
+    mean = total / n_rows
+    if mean > 0.0:
+        for i in range(n_rows):
+            out[i] /= mean
+    return mean
+
+
+@_kernel("float64(float64[::1], float64[::1], float64[::1], float64, int64)")
+def _profile_shift(key, gradient, profile, shift, iterations):  # pragma: no cover - compiled
+    """1-D Lucas-Kanade: shift s with profile(y) ~ key(y - s), Gauss-Newton from `shift`.
+
+    key(y - s) and its gradient are linearly interpolated; rows whose source y - s
+    falls within 2 samples of either end are left out. Stops early on a step < 1e-3.
+    """
+    n = key.shape[0]
+    s = shift
+    for _ in range(iterations):
+        num = 0.0
+        den = 0.0
+        for i in range(n):
+            q = i - s
+            if q < 2.0 or q > n - 3.0:
+                continue
+            j = int(np.floor(q))
+            f = q - j
+            g = gradient[j] * (1.0 - f) + gradient[j + 1] * f
+            e = profile[i] - (key[j] * (1.0 - f) + key[j + 1] * f)
+            num += g * e
+            den += g * g
+        step = -num / max(den, 1e-12)
+        s += step
+        if abs(step) < 1e-3:
+            break
+    return s
 
 
 @_kernel("int64(float64[::1], int64[::1])")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,7 @@ from edge.buffer import Resampler
 from edge.config import KalmanConfig, PipelineConfig
 from edge.errors import ConfigError
 from edge.filters import bandpass
+from edge.head_motion import VerticalMotion
 from edge.heart_rate import HeartRateEstimator
 from edge.kalman import ScalarKalman
 from edge.pulse import analyze_pulse
@@ -44,7 +46,7 @@ __all__ = ["STAGES", "Pipeline"]
 STAGES = ("validate", "track", "roi", "trace", "estimate")
 """Names of the per-frame stages timed in `Pipeline.stage_s`, in order."""
 WORK = ("detector_pixels", "near_detections", "roi_pixels", "trace_samples", "estimates",
-        "vital_estimates", "hrv_analyses")
+        "vital_estimates", "hrv_analyses", "head_motion_updates")
 """Work done during the last `push`, counted in `Pipeline.work` (for cost models)."""
 
 NO_FACE_AFTER_S = 0.5
@@ -108,6 +110,9 @@ class Pipeline:
         self.spo2_calibration = (DEFAULT_CALIBRATION if vitals.spo2_calibration is None
                                  else load_calibration(vitals.spo2_calibration))
         self.resampler = Resampler(fs=self.fs, emit=self.stream.push)
+        self.head_motion = VerticalMotion()
+        self._head_px: deque[tuple[float, float]] = deque(maxlen=round(4 * keep_s * self.fs))
+        """(timestamp_s, vertical displacement of the face) per frame, for breathing."""
         self._gain = np.ones(3)
         self._new_rgb = np.zeros(3)
         self._corrected = np.zeros(3)
@@ -139,6 +144,8 @@ class Pipeline:
     def _restart_signal(self) -> None:
         self.resampler.reset()
         self.stream.reset()
+        self.head_motion.reset()
+        self._head_px.clear()
         self._last_box: Box | None = None
         self._gain[:] = 1.0
         self._saturation = 0.0
@@ -217,8 +224,12 @@ class Pipeline:
         t2 = clock()
         rgb = None if box is None else self._sample(frame, box)
         t3 = clock()
+        work[7] = 0
         if rgb is not None:
             self._add_sample(t, rgb)
+            if self.config.vitals.breathing:  # box is set when rgb is
+                self._head_px.append((t, self.head_motion.update(frame, box)))  # type: ignore[arg-type]
+                work[7] = 1
         t4 = clock()
         reading = None
         if self._next_output_t is None:
@@ -308,13 +319,24 @@ class Pipeline:
         if available_s < vitals.breathing_min_window_s:
             return {"breathing_status": Status.WARMING_UP}
         rgb, _ = self._window(min(available_s, vitals.breathing_window_s))  # type: ignore[misc]
-        estimate = stream_breathing(rgb, fs=self.fs)
+        estimate = stream_breathing(rgb, fs=self.fs, **self._head_motion(rgb.shape[0]))
         self.vital_estimates += 1
         rate = _tracked(self.br_tracker, t, estimate.breathing_rate_bpm, estimate.quality)
         if rate is None:
             return {"breathing_status": Status.LOW_QUALITY}
         return {"breathing_rate_bpm": rate, "breathing_quality": estimate.quality,
                 "breathing_status": Status.OK}
+
+    def _head_motion(self, n: int) -> dict[str, Any]:
+        """The newest `n` samples of the face's vertical motion at `fs`, and its height."""
+        if len(self._head_px) < 8 or self._last_box is None:
+            return {}
+        t, px = np.array(self._head_px).T
+        grid = t[-1] - np.arange(n)[::-1] / self.fs
+        if grid[0] < t[0]:
+            return {}
+        return {"vertical_px": np.interp(grid, t, px),
+                "face_height_px": float(self._last_box.height)}
 
     def _spo2(self, t: float, heart_rate_bpm: float | None, hr_quality: float) -> dict[str, Any]:
         vitals = self.config.vitals

@@ -48,6 +48,8 @@ class UnitCosts:
     """One breathing-rate or SpO2 estimate (their mean: 32 s and 10 s windows)."""
     hrv_analysis_s: float = 0.0
     """One SDNN/RMSSD beat analysis of a 32 s window (every 5 s)."""
+    head_motion_s: float = 0.0
+    """One update of the face's vertical motion (`edge.head_motion`), per frame with a face."""
     host: str = ""
     measured: str = ""
 
@@ -62,14 +64,14 @@ def stage_host_seconds(costs: UnitCosts, work: np.ndarray, *, frame_pixels: int)
     Returns ``[decode, validate, track, roi, trace, estimate]`` for one frame whose
     `Pipeline.work` is `work` (`edge.pipeline.WORK`).
     """
-    detector_pixels, near, roi_pixels, samples, estimates, vitals, hrv = work
+    detector_pixels, near, roi_pixels, samples, estimates, vitals, hrv, head = work
     return np.array([
         costs.decode_per_pixel_s * frame_pixels,
         0.5 * costs.push_overhead_s,
         0.5 * costs.push_overhead_s + costs.detector_per_pixel_s * detector_pixels
         + costs.near_detection_s * near,
         costs.roi_per_pixel_s * roi_pixels,
-        costs.trace_per_sample_s * samples,
+        costs.trace_per_sample_s * samples + costs.head_motion_s * head,
         costs.estimate_s * estimates + costs.vital_estimate_s * vitals
         + costs.hrv_analysis_s * hrv,
     ])
@@ -92,6 +94,7 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     from edge.breathing import stream_breathing
     from edge.buffer import Resampler
     from edge.config import RoiConfig, RppgConfig
+    from edge.head_motion import VerticalMotion
     from edge.heart_rate import HeartRateEstimator
     from edge.pipeline import _hrv_of
     from edge.roi import FaceDetector, RoiSampler
@@ -118,6 +121,10 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     sampler.sample(frame, face)
     roi_s = median_call_s(lambda: sampler.sample(frame, face), repeats)
     roi = roi_s / ((sampler.pixels_scanned - before) / (repeats + 2))  # per call: 1 + 1 + repeats
+    motion = VerticalMotion()
+    motion.update(frame, face)  # the key frame; then a frame moved by a pixel, and back
+    moved = iter([np.roll(frame, 1, axis=0), frame] * (repeats + 2))
+    head = median_call_s(lambda: motion.update(next(moved), face), repeats)
     stream = PulseStream("pos", fs=30.0, keep_s=40.0)
     resampler = Resampler(fs=30.0, emit=stream.push)
     rng = np.random.default_rng(0)
@@ -143,6 +150,7 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
                      near_detection_s=near, push_overhead_s=overhead,
                      roi_per_pixel_s=roi, trace_per_sample_s=trace, estimate_s=estimate,
                      vital_estimate_s=0.5 * (breathing + ratio), hrv_analysis_s=hrv,
+                     head_motion_s=head,
                      host=f"{machine_facts()['cpu']} ({platform.machine()})",
                      measured=time.strftime("%Y-%m-%d"))
 

@@ -6,7 +6,7 @@ import scipy.signal as ss
 from test_edge_pulse import load_columns
 
 from edge import analyze_pulse
-from edge.breathing import breathing_rate
+from edge.breathing import breathing_rate, stream_breathing
 from edge.errors import InputError
 
 BIDMC = ("signals/bidmc_01_125hz.csv", 125.0, "ppg", "resp")
@@ -143,3 +143,48 @@ def test_input_checks():
         breathing_rate(np.arange(5.0), np.ones(4), np.ones(5))
     with pytest.raises(InputError, match="increasing"):
         breathing_rate(np.array([0.0, 1.0, 1.0, 2.0]), np.ones(4), np.zeros(4))
+
+
+# -- breathing from the head's vertical motion (camera path) -----------------------------
+
+def face_frame(shift_px, *, height=240, width=200):
+    """A face-like picture whose rows are a smooth texture moved down by `shift_px`."""
+    y = np.arange(height)[:, None] - shift_px
+    rows = 120 + 40 * np.sin(2 * np.pi * y / 37.0) + 25 * np.sin(2 * np.pi * y / 11.0 + 1.0)
+    frame = np.repeat(np.repeat(rows, width, axis=1)[..., None], 3, axis=2)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def test_vertical_motion_follows_a_sub_pixel_shift():
+    from edge.head_motion import VerticalMotion
+    from edge.types import Box
+
+    motion = VerticalMotion()
+    box = Box(40, 60, 120, 120)
+    truth = 4.0 * np.sin(np.linspace(0.0, 6.0, 120))  # crosses the key-frame limit
+    measured = np.array([motion.update(face_frame(s), box) for s in truth])
+    assert np.max(np.abs(measured - truth)) < 0.05
+
+
+def head_bob_window(rng, *, br_bpm, random_px, fs=30.0, seconds=32.0):
+    """Vertical face motion: a 1.5 px breathing bob plus four random head-motion lines."""
+    t = np.arange(0.0, seconds, 1.0 / fs)
+    bob = 1.5 * np.sin(2 * np.pi * br_bpm / 60.0 * t)
+    freqs = rng.uniform(0.05, 0.5, 4)
+    lines = sum(random_px * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) for f in freqs)
+    rgb = 100.0 + rng.standard_normal((t.size, 3))  # colour with no breathing in it
+    return rgb, bob + lines, fs
+
+
+@pytest.mark.parametrize("br_bpm", [8.0, 16.0, 24.0])
+def test_head_motion_gives_the_rate_that_colour_cannot(rng, br_bpm):
+    rgb, vertical_px, fs = head_bob_window(rng, br_bpm=br_bpm, random_px=0.3)
+    assert stream_breathing(rgb, fs=fs).breathing_rate_bpm is None
+    estimate = stream_breathing(rgb, fs=fs, vertical_px=vertical_px, face_height_px=167.0)
+    assert estimate.breathing_rate_bpm == pytest.approx(br_bpm, abs=0.5)
+
+
+def test_strong_head_motion_gives_no_rate(rng):
+    rgb, vertical_px, fs = head_bob_window(rng, br_bpm=16.0, random_px=2.0)
+    estimate = stream_breathing(rgb, fs=fs, vertical_px=vertical_px, face_height_px=167.0)
+    assert estimate.breathing_rate_bpm is None

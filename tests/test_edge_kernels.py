@@ -159,3 +159,43 @@ def test_local_maxima_plateau_takes_first_sample():
     idx = np.zeros(8, dtype=np.int64)
     n = k._local_maxima(x, idx)
     assert idx[:n].tolist() == [2]
+
+
+def test_row_profile_matches_numpy(rng):
+    frame = rng.integers(0, 256, (60, 50, 3), dtype=np.uint8)
+    out = np.full(40, -1.0)
+    mean = k._row_profile(frame, 5, 45, 7, 43, out)
+    rows = frame[5:45, 7:43, 1].astype(np.float64).mean(axis=1)
+    assert mean == pytest.approx(rows.mean(), rel=RTOL)
+    assert_allclose(out, rows / rows.mean(), rtol=RTOL)
+    bright = np.full((4, 4, 3), 255, np.uint8)  # sums beyond uint8 must not wrap
+    assert k._row_profile(bright, 0, 4, 0, 4, out) == 255.0
+    assert k._row_profile(frame, 5, 5, 7, 43, out) == 0.0
+
+
+def profile_shift_reference(key, profile, shift, iterations):
+    """Gauss-Newton on np.interp, as first written in numpy."""
+    y = np.arange(key.size, dtype=np.float64)
+    gradient = np.gradient(key)
+    s = shift
+    for _ in range(iterations):
+        q = y - s
+        inside = (q >= 2.0) & (q <= key.size - 3.0)
+        g = np.interp(q[inside], y, gradient)
+        error = profile[inside] - np.interp(q[inside], y, key)
+        step = -float(g @ error) / max(float(g @ g), 1e-12)
+        s += step
+        if abs(step) < 1e-3:
+            break
+    return s
+
+
+@pytest.mark.parametrize("true_shift", [-2.3, 0.4, 1.7])
+def test_profile_shift_matches_numpy(rng, true_shift):
+    y = np.arange(120.0)
+    smooth = np.convolve(rng.standard_normal(160), np.hanning(15), mode="same")
+    key = 1.0 + 0.1 * np.interp(y + 20, np.arange(160.0), smooth)
+    profile = 1.0 + 0.1 * np.interp(y + 20 - true_shift, np.arange(160.0), smooth)
+    got = k._profile_shift(key, np.gradient(key), profile, 0.0, 4)
+    assert got == pytest.approx(profile_shift_reference(key, profile, 0.0, 4), rel=RTOL)
+    assert got == pytest.approx(true_shift, abs=0.05)

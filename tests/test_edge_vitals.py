@@ -241,3 +241,31 @@ def test_calibrate_spo2_rejects_bad_oximeter_files(tmp_path, capsys, content):
     code = cli_main(["calibrate", "spo2", f"{video}:{csv}", "--out", str(tmp_path / "c.json")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "oximeter CSV" in err
+
+
+def bobbing_patch(bob_px, *, br_bpm=15.0, hr_bpm=72.0, seconds=30.0, fps=30.0, seed=2):
+    """A skin patch with horizontal texture that moves up and down by `bob_px` at
+    `br_bpm`, and a pulse in its colour; the texture repeats a whole number of times over
+    the patch, so its mean colour (what the ROI sees) does not follow the motion."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * fps)) / fps
+    y = np.arange(60.0)[:, None]
+    frames = np.empty((t.size, 60, 48, 3), np.uint8)
+    for i, ts in enumerate(t):
+        yy = y - bob_px * np.sin(2 * np.pi * br_bpm / 60 * ts)
+        texture = 1 + 0.15 * np.sin(2 * np.pi * yy / 20) + 0.08 * np.sin(2 * np.pi * yy / 12 + 1)
+        pulse = 1 + 0.004 * np.sin(2 * np.pi * hr_bpm / 60 * ts) * np.array([0.33, 0.77, 0.53])
+        img = texture[..., None] * np.array([176.0, 118.0, 88.0]) * pulse
+        img = np.broadcast_to(img, (60, 48, 3)) + rng.normal(0, 1.0, (60, 48, 3))
+        frames[i] = np.clip(np.round(img), 0, 255)
+    return frames, t
+
+
+def test_breathing_rate_from_the_head_bob_when_colour_has_none():
+    frames, t = bobbing_patch(1.5)
+    late = [r for r in run(frames, t) if r.timestamp_s >= 25.0]
+    assert late and all(r.breathing_status is Status.OK for r in late)
+    assert np.all(np.abs(np.array([r.breathing_rate_bpm for r in late]) - 15.0) <= 0.5)
+    still, t = bobbing_patch(0.0)
+    late = [r for r in run(still, t) if r.timestamp_s >= 25.0]
+    assert late and all(r.breathing_rate_bpm is None for r in late)
