@@ -329,11 +329,11 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     faces most of what it reads is in fact the breathing bob moving skin texture under
     the ROI (a least-squares fit of the sub-ROI traces to the true breathing gave
     brightness-like loadings 5x the blood-colour one); a real face's blood volume and
-    texture will weigh differently. The beat-by-beat
-    modulations of `breathing_rate` (RIIV/RIAV/RIFV per beat) need clean beats that a
-    30 fps camera pulse rarely gives (they stay in `analyze_pulse` for contact PPG), and
-    the pulse-amplitude envelope and the face box's vertical motion were wrong more
-    often than right on the simulator's clips, so neither is fused here.
+    texture will weigh differently. The beat-by-beat modulations of `breathing_rate`
+    (RIIV/RIAV/RIFV per beat) need clean beats that a 30 fps camera pulse rarely gives
+    (they stay in `analyze_pulse` for contact PPG), and the pulse-amplitude envelope and
+    the face box's own vertical motion were wrong more often than right on the
+    simulator's clips, so neither is fused here.
 
     Parameters
     ----------
@@ -395,4 +395,3 @@ def _motion_rate(vertical_px: np.ndarray, fs: float, face_height_px: float,
         return None
     return StreamBreathing(breathing_rate_bpm=peak.rate_per_min, snr_db=peak.snr_db,
                            quality=quality_from_snr(peak.snr_db, min_snr_db=MOTION_MIN_SNR_DB))
-

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -111,8 +110,10 @@ class Pipeline:
                                  else load_calibration(vitals.spo2_calibration))
         self.resampler = Resampler(fs=self.fs, emit=self.stream.push)
         self.head_motion = VerticalMotion()
-        self._head_px: deque[tuple[float, float]] = deque(maxlen=round(4 * keep_s * self.fs))
-        """(timestamp_s, vertical displacement of the face) per frame, for breathing."""
+        self._head_px = np.zeros((round(4 * keep_s * self.fs), 2))
+        """Ring of (timestamp_s, vertical displacement of the face) per frame, for breathing
+        (room for frames at up to 4x `fs`); `_head_count` rows written so far."""
+        self._head_count = 0
         self._gain = np.ones(3)
         self._new_rgb = np.zeros(3)
         self._corrected = np.zeros(3)
@@ -145,7 +146,7 @@ class Pipeline:
         self.resampler.reset()
         self.stream.reset()
         self.head_motion.reset()
-        self._head_px.clear()
+        self._head_count = 0
         self._last_box: Box | None = None
         self._gain[:] = 1.0
         self._saturation = 0.0
@@ -228,7 +229,9 @@ class Pipeline:
         if rgb is not None:
             self._add_sample(t, rgb)
             if self.config.vitals.breathing:  # box is set when rgb is
-                self._head_px.append((t, self.head_motion.update(frame, box)))  # type: ignore[arg-type]
+                row = self._head_px[self._head_count % self._head_px.shape[0]]
+                row[0], row[1] = t, self.head_motion.update(frame, box)  # type: ignore[arg-type]
+                self._head_count += 1
                 work[7] = 1
         t4 = clock()
         reading = None
@@ -329,9 +332,13 @@ class Pipeline:
 
     def _head_motion(self, n: int) -> dict[str, Any]:
         """The newest `n` samples of the face's vertical motion at `fs`, and its height."""
-        if len(self._head_px) < 8 or self._last_box is None:
+        size = self._head_px.shape[0]
+        if self._head_count < 8 or self._last_box is None:
             return {}
-        t, px = np.array(self._head_px).T
+        if self._head_count <= size:
+            t, px = self._head_px[: self._head_count].T
+        else:  # oldest first
+            t, px = np.roll(self._head_px, -(self._head_count % size), axis=0).T
         grid = t[-1] - np.arange(n)[::-1] / self.fs
         if grid[0] < t[0]:
             return {}
