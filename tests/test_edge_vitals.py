@@ -231,6 +231,21 @@ def test_calibrate_spo2_cli_then_run_with_it(tmp_path, capsys):
     assert spo2 and all(row["spo2_calibrated"] for row in spo2)
 
 
+def test_calibrate_spo2_cli_gives_standard_errors_from_three_recordings(tmp_path, capsys):
+    recordings = [_write_recording(tmp_path, f"r{k}", s, e, 40 + k)
+                  for k, (s, e) in enumerate(((97, 86), (93, 85), (98, 88)))]
+    out = tmp_path / "cal.json"
+    args = ["calibrate", "spo2", *[f"{v}:{c}" for v, c in recordings], "--out", str(out),
+            "--roi", "full"]
+    assert cli_main(args) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads(out.read_text())
+    assert saved["n_recordings"] == 3 and saved["b_se"] > 0.0 and saved["a_se"] > 0.0
+    assert f"B +-{saved['b_se']:.2f}" in printed
+    # the line is known to its standard errors: the true one lies within a few of them
+    assert abs(saved["b"] - 18.0) <= 4 * saved["b_se"] + 0.02 * 18.0
+
+
 @pytest.mark.parametrize("content", ["time,spo2\n0,97\n", "timestamp_s,spo2_pct\n0,97\n1,abc\n",
                                      "timestamp_s,spo2_pct\n0,97\n0,96\n",
                                      "timestamp_s,spo2_pct\n0,140\n"])
