@@ -284,6 +284,14 @@ STREAM_MIN_SNR_DB = 4.0
 for a rate. On simulator windows (8-24 breaths/min, 320x240 and 640x480) a still face gave
 8-14 dB at 640x480, and every wrong peak under moderate head motion stayed below 1.5 dB
 (at 1.5 dB, 7 % of the moving windows came out, at an MAE of 7.4 breaths/min)."""
+MOTION_MIN_SNR_DB = 3.0
+"""SNR of the head-motion breathing peak needed for a rate (the colour gate is higher:
+the motion trace has no pulse or colour noise, and the residual gate guards it)."""
+MOTION_MAX_RESIDUAL = 0.008
+"""Largest RMS of the band's vertical motion outside the peak, as a fraction of the face
+height. On the simulator's dev clips a breathing bob of 1.5 px on a 167 px face beside
+mild head motion left 0.4-0.7 %; moderate motion (8 px, 4 deg, 3 %) left ~1 % and put
+wrong peaks above the SNR gate."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -356,42 +364,36 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     dc = rgb.mean(axis=0)
     if n < 8 or np.any(dc <= 0.0):
         return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=-np.inf)
+    return _band_rate(rgb[:, 1] / dc[1] - rgb[:, 2] / dc[2], fs, band_hz, min_snr_db)[0]
+
+
+def _band_rate(x: np.ndarray, fs: float, band_hz: tuple[float, float],
+               min_snr_db: float) -> tuple[StreamBreathing, np.ndarray]:
+    """Rate of the spectral peak of `x` band-passed around `band_hz`, gated at
+    `min_snr_db`, and the band-passed `x`.
+    """
     low, high = 0.5 * band_hz[0], min(2.0 * band_hz[1], 0.45 * fs)
-    riiv = bandpass(rgb[:, 1] / dc[1] - rgb[:, 2] / dc[2], fs=fs, low_hz=low, high_hz=high)
-    freq, power = power_spectrum(riiv, fs)
-    peak = spectral_peak(freq, power, band_hz, harmonic=False, snr_half_width_hz=fs / n)
+    filtered = bandpass(x, fs=fs, low_hz=low, high_hz=high)
+    freq, power = power_spectrum(filtered, fs)
+    peak = spectral_peak(freq, power, band_hz, harmonic=False, snr_half_width_hz=fs / x.size)
     if peak is None or peak.snr_db < min_snr_db:
         snr = -np.inf if peak is None else peak.snr_db
-        return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=snr)
+        return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=snr), filtered
     return StreamBreathing(breathing_rate_bpm=peak.rate_per_min, snr_db=peak.snr_db,
-                           quality=quality_from_snr(peak.snr_db, min_snr_db=min_snr_db))
-
-
-MOTION_MIN_SNR_DB = 3.0
-"""SNR of the head-motion breathing peak needed for a rate (the colour gate is higher:
-the motion trace has no pulse or colour noise, and the residual gate guards it)."""
-MOTION_MAX_RESIDUAL = 0.008
-"""Largest RMS of the band's vertical motion outside the peak, as a fraction of the face
-height. On the simulator's dev clips a breathing bob of 1.5 px on a 167 px face beside
-mild head motion left 0.4-0.7 %; moderate motion (8 px, 4 deg, 3 %) left ~1 % and put
-wrong peaks above the SNR gate."""
+                           quality=quality_from_snr(peak.snr_db, min_snr_db=min_snr_db)), filtered
 
 
 def _motion_rate(vertical_px: np.ndarray, fs: float, face_height_px: float,
                  band_hz: tuple[float, float]) -> StreamBreathing | None:
     """Breathing rate of the head's vertical motion, or ``None`` if unclear."""
-    n = vertical_px.size
-    if n < 8 or not np.all(np.isfinite(vertical_px)):
+    if vertical_px.size < 8 or not np.all(np.isfinite(vertical_px)):
         return None
-    low, high = 0.5 * band_hz[0], min(2.0 * band_hz[1], 0.45 * fs)
-    bob = bandpass(vertical_px - vertical_px.mean(), fs=fs, low_hz=low, high_hz=high)
-    freq, power = power_spectrum(bob, fs)
-    peak = spectral_peak(freq, power, band_hz, harmonic=False, snr_half_width_hz=fs / n)
-    if peak is None or peak.snr_db < MOTION_MIN_SNR_DB:
+    estimate, bob = _band_rate(vertical_px - vertical_px.mean(), fs, band_hz,
+                               MOTION_MIN_SNR_DB)
+    if estimate.breathing_rate_bpm is None:
         return None
     # the share of the band power outside the peak is 1 / (1 + 10^(SNR/10))
-    residual = bob.std() / np.sqrt(1.0 + 10.0 ** (peak.snr_db / 10.0))
+    residual = bob.std() / np.sqrt(1.0 + 10.0 ** (estimate.snr_db / 10.0))
     if residual > MOTION_MAX_RESIDUAL * face_height_px:
         return None
-    return StreamBreathing(breathing_rate_bpm=peak.rate_per_min, snr_db=peak.snr_db,
-                           quality=quality_from_snr(peak.snr_db, min_snr_db=MOTION_MIN_SNR_DB))
+    return estimate
