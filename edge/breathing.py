@@ -292,6 +292,16 @@ MOTION_MAX_RESIDUAL = 0.008
 height. On the simulator's dev clips a breathing bob of 1.5 px on a 167 px face beside
 mild head motion left 0.4-0.7 %; moderate motion (8 px, 4 deg, 3 %) left ~1 % and put
 wrong peaks above the SNR gate."""
+MOTION_MAX_SWAY = 0.014
+"""Largest RMS of the face's horizontal motion around the band (0.05-1.4 Hz), as a
+fraction of the face height, for any rate. Breathing moves the head up and down, not
+sideways, so sideways motion is the head's own, and the head moves vertically too: on the
+simulator's dev clips (seeds 9000+, 8-24 breaths/min) moderate head motion put a sway
+line above the breathing bob in a third of the windows, and the readings that passed the
+other gates were wrong by 3.5 breaths/min on average. Sway there was 0.45-1.2 % of the
+face height with mild head motion and 1.6-3.0 % with moderate; at 1.4 % the mild clips
+kept their 92 % coverage and moderate motion gives no rate. The colour trace is no
+refuge then (the same motion moves skin texture under the ROI), so it is not read."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -314,6 +324,7 @@ class StreamBreathing:
 
 
 def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | None = None,
+                     horizontal_px: np.ndarray | None = None,
                      face_height_px: float | None = None,
                      band_hz: tuple[float, float] = BREATHING_BAND_HZ,
                      min_snr_db: float = STREAM_MIN_SNR_DB) -> StreamBreathing:
@@ -328,7 +339,11 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     texture under a still ROI, which swamps the colour. The motion rate needs a peak of
     `MOTION_MIN_SNR_DB` and, since other head motion in the band makes peaks of its
     own, little motion besides the peak (`MOTION_MAX_RESIDUAL`); otherwise (or without
-    `vertical_px`) the colour rate below is used.
+    `vertical_px`) the colour rate below is used. With `horizontal_px` too, a head that
+    sways sideways around the breathing band by more than `MOTION_MAX_SWAY` of the face
+    height gives no rate at all: its vertical motion cannot be told from breathing (on
+    the dev clips with moderate head motion a third of the windows peaked on a sway line,
+    not the bob), and it moves skin texture under the ROI.
 
     The colour estimate is the intensity variation of the blood volume (RIIV), read on the
     mean-normalised green-minus-blue trace: that projection is orthogonal to a change of
@@ -348,14 +363,19 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     rgb : np.ndarray [shape=(n, 3)]
         Uniformly sampled mean skin RGB.
     fs : float
-        Sampling rate, Hz (of `rgb` and `vertical_px`).
+        Sampling rate, Hz (of `rgb` and of the motion traces).
     vertical_px : np.ndarray [shape=(m,)], optional
         Uniformly sampled vertical displacement of the face, pixels.
+    horizontal_px : np.ndarray [shape=(m,)], optional
+        Its horizontal displacement, pixels; read only with `vertical_px`.
     face_height_px : float, optional
-        Face height in pixels, the scale of `MOTION_MAX_RESIDUAL`; needed with
-        `vertical_px`.
+        Face height in pixels, the scale of `MOTION_MAX_RESIDUAL` and `MOTION_MAX_SWAY`;
+        needed with `vertical_px`.
     """
     if vertical_px is not None and face_height_px is not None and face_height_px > 0:
+        if horizontal_px is not None and _sway_px(horizontal_px, fs, band_hz) > (
+                MOTION_MAX_SWAY * face_height_px):  # NaN (untracked) compares False
+            return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=-np.inf)
         motion = _motion_rate(np.asarray(vertical_px, dtype=np.float64), fs, face_height_px,
                               band_hz)
         if motion is not None:
@@ -381,6 +401,15 @@ def _band_rate(x: np.ndarray, fs: float, band_hz: tuple[float, float],
         return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=snr), filtered
     return StreamBreathing(breathing_rate_bpm=peak.rate_per_min, snr_db=peak.snr_db,
                            quality=quality_from_snr(peak.snr_db, min_snr_db=min_snr_db)), filtered
+
+
+def _sway_px(horizontal_px: np.ndarray, fs: float, band_hz: tuple[float, float]) -> float:
+    """RMS of the head's horizontal motion around the breathing band (NaN if unknown)."""
+    sway = np.asarray(horizontal_px, dtype=np.float64)
+    if sway.size < 8 or not np.all(np.isfinite(sway)):
+        return np.nan
+    low, high = 0.5 * band_hz[0], min(2.0 * band_hz[1], 0.45 * fs)
+    return float(bandpass(sway - sway.mean(), fs=fs, low_hz=low, high_hz=high).std())
 
 
 def _motion_rate(vertical_px: np.ndarray, fs: float, face_height_px: float,

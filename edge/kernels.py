@@ -360,6 +360,30 @@ def _row_profile(frame, y0, y1, x0, x1, out):  # pragma: no cover - compiled
     return mean
 
 
+@_kernel("float64(uint8[:, :, ::1], int64, int64, int64, int64, float64[::1])")
+def _column_profile(frame, y0, y1, x0, x1, out):  # pragma: no cover - compiled
+    """Mean green of each column x0..x1 over rows y0..y1 into out, divided by their
+    mean; returns that mean (0 for an empty region, out then untouched).
+    """
+    n_rows, n_cols = y1 - y0, x1 - x0
+    if n_rows <= 0 or n_cols <= 0:
+        return 0.0
+    for j in range(n_cols):
+        out[j] = 0.0
+    for y in range(y0, y1):  # row by row: the frame's memory order
+        for j in range(n_cols):
+            out[j] += frame[y, x0 + j, 1]
+    total = 0.0
+    for j in range(n_cols):
+        out[j] /= n_rows
+        total += out[j]
+    mean = total / n_cols
+    if mean > 0.0:
+        for j in range(n_cols):
+            out[j] /= mean
+    return mean
+
+
 @_kernel("float64(float64[::1], float64[::1], float64[::1], float64, int64)")
 def _profile_shift(key, gradient, profile, shift, iterations):  # pragma: no cover - compiled
     """1-D Lucas-Kanade: shift s with profile(y) ~ key(y - s), Gauss-Newton from `shift`.

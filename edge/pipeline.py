@@ -23,7 +23,7 @@ from edge.buffer import Resampler
 from edge.config import KalmanConfig, PipelineConfig
 from edge.errors import ConfigError
 from edge.filters import bandpass
-from edge.head_motion import VerticalMotion
+from edge.head_motion import HeadMotion
 from edge.heart_rate import HeartRateEstimator
 from edge.kalman import ScalarKalman
 from edge.pulse import analyze_pulse
@@ -109,10 +109,10 @@ class Pipeline:
         self.spo2_calibration = (DEFAULT_CALIBRATION if vitals.spo2_calibration is None
                                  else load_calibration(vitals.spo2_calibration))
         self.resampler = Resampler(fs=self.fs, emit=self.stream.push)
-        self.head_motion = VerticalMotion()
-        self._head_px = np.zeros((round(4 * keep_s * self.fs), 2))
-        """Ring of (timestamp_s, vertical displacement of the face) per frame, for breathing
-        (room for frames at up to 4x `fs`); `_head_count` rows written so far."""
+        self.head_motion = HeadMotion()
+        self._head_px = np.zeros((round(4 * keep_s * self.fs), 3))
+        """Ring of (timestamp_s, horizontal and vertical displacement of the face) per frame,
+        for breathing (room for frames at up to 4x `fs`); `_head_count` rows written so far."""
         self._head_count = 0
         self._gain = np.ones(3)
         self._new_rgb = np.zeros(3)
@@ -230,7 +230,8 @@ class Pipeline:
             self._add_sample(t, rgb)
             if self.config.vitals.breathing:  # box is set when rgb is
                 row = self._head_px[self._head_count % self._head_px.shape[0]]
-                row[0], row[1] = t, self.head_motion.update(frame, box)  # type: ignore[arg-type]
+                row[0] = t
+                row[1], row[2] = self.head_motion.update(frame, box)  # type: ignore[arg-type]
                 self._head_count += 1
                 work[7] = 1
         t4 = clock()
@@ -331,18 +332,19 @@ class Pipeline:
                 "breathing_status": Status.OK}
 
     def _head_motion(self, n: int) -> dict[str, Any]:
-        """The newest `n` samples of the face's vertical motion at `fs`, and its height."""
+        """The newest `n` samples of the face's motion at `fs`, and its height."""
         size = self._head_px.shape[0]
         if self._head_count < 8 or self._last_box is None:
             return {}
         if self._head_count <= size:
-            t, px = self._head_px[: self._head_count].T
+            t, x_px, y_px = self._head_px[: self._head_count].T
         else:  # oldest first
-            t, px = np.roll(self._head_px, -(self._head_count % size), axis=0).T
+            t, x_px, y_px = np.roll(self._head_px, -(self._head_count % size), axis=0).T
         grid = t[-1] - np.arange(n)[::-1] / self.fs
         if grid[0] < t[0]:
             return {}
-        return {"vertical_px": np.interp(grid, t, px),
+        return {"horizontal_px": np.interp(grid, t, x_px),
+                "vertical_px": np.interp(grid, t, y_px),
                 "face_height_px": float(self._last_box.height)}
 
     def _spo2(self, t: float, heart_rate_bpm: float | None, hr_quality: float) -> dict[str, Any]:

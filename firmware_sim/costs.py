@@ -49,7 +49,7 @@ class UnitCosts:
     hrv_analysis_s: float = 0.0
     """One SDNN/RMSSD beat analysis of a 32 s window (every 5 s)."""
     head_motion_s: float = 0.0
-    """One update of the face's vertical motion (`edge.head_motion`), per frame with a face."""
+    """One update of the face's motion, both axes (`edge.head_motion`), per frame with a face."""
     host: str = ""
     measured: str = ""
 
@@ -94,7 +94,7 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     from edge.breathing import stream_breathing
     from edge.buffer import Resampler
     from edge.config import RoiConfig, RppgConfig
-    from edge.head_motion import VerticalMotion
+    from edge.head_motion import HeadMotion
     from edge.heart_rate import HeartRateEstimator
     from edge.pipeline import _hrv_of
     from edge.roi import FaceDetector, RoiSampler
@@ -121,9 +121,9 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     sampler.sample(frame, face)
     roi_s = median_call_s(lambda: sampler.sample(frame, face), repeats)
     roi = roi_s / ((sampler.pixels_scanned - before) / (repeats + 2))  # per call: 1 + 1 + repeats
-    motion = VerticalMotion()
-    motion.update(frame, face)  # the key frame; then a frame moved by a pixel, and back
-    moved = iter([np.roll(frame, 1, axis=0), frame] * (repeats + 2))
+    motion = HeadMotion()
+    motion.update(frame, face)  # the key frames; then a frame moved by a pixel, and back
+    moved = iter([np.roll(frame, (1, 1), axis=(0, 1)), frame] * (repeats + 2))
     head = median_call_s(lambda: motion.update(next(moved), face), repeats)
     stream = PulseStream("pos", fs=30.0, keep_s=40.0)
     resampler = Resampler(fs=30.0, emit=stream.push)

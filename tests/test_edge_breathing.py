@@ -147,23 +147,41 @@ def test_input_checks():
 
 # -- breathing from the head's vertical motion (camera path) -----------------------------
 
-def face_frame(shift_px, *, height=240, width=200):
-    """A face-like picture whose rows are a smooth texture moved down by `shift_px`."""
-    y = np.arange(height)[:, None] - shift_px
-    rows = 120 + 40 * np.sin(2 * np.pi * y / 37.0) + 25 * np.sin(2 * np.pi * y / 11.0 + 1.0)
-    frame = np.repeat(np.repeat(rows, width, axis=1)[..., None], 3, axis=2)
-    return np.clip(frame, 0, 255).astype(np.uint8)
+def face_frame(dy_px, dx_px=0.0, *, height=240, width=200):
+    """A face-like picture: a smooth texture moved down by `dy_px`, right by `dx_px`."""
+    y = np.arange(height)[:, None] - dy_px
+    x = np.arange(width)[None, :] - dx_px
+    picture = (120 + 40 * np.sin(2 * np.pi * y / 37.0) + 25 * np.sin(2 * np.pi * y / 11.0 + 1.0)
+               + 30 * np.sin(2 * np.pi * x / 29.0) + 15 * np.sin(2 * np.pi * x / 13.0 + 2.0))
+    return np.repeat(np.clip(picture, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
-def test_vertical_motion_follows_a_sub_pixel_shift():
-    from edge.head_motion import VerticalMotion
+def test_head_motion_follows_sub_pixel_shifts():
+    from edge.head_motion import HeadMotion
     from edge.types import Box
 
-    motion = VerticalMotion()
+    motion = HeadMotion()
     box = Box(40, 60, 120, 120)
-    truth = 4.0 * np.sin(np.linspace(0.0, 6.0, 120))  # crosses the key-frame limit
-    measured = np.array([motion.update(face_frame(s), box) for s in truth])
-    assert np.max(np.abs(measured - truth)) < 0.05
+    steps = np.linspace(0.0, 6.0, 120)
+    down = 4.0 * np.sin(steps)  # both cross the key-frame limit
+    right = 3.5 * np.cos(1.7 * steps) - 3.5
+    measured = np.array([motion.update(face_frame(dy, dx), box)
+                         for dy, dx in zip(down, right, strict=True)])
+    assert np.max(np.abs(measured[:, 0] - right)) < 0.05
+    assert np.max(np.abs(measured[:, 1] - down)) < 0.05
+
+
+def test_head_motion_is_unknown_on_a_patch_without_texture(rng):
+    from edge.head_motion import HeadMotion
+    from edge.types import Box
+
+    motion = HeadMotion()
+    box = Box(8, 8, 48, 48)
+    for _ in range(5):  # camera noise on a flat patch: nothing to follow
+        flat = np.clip(150 + rng.normal(0, 1.0, (64, 64, 3)), 0, 255).astype(np.uint8)
+        assert np.all(np.isnan(motion.update(flat, box)))
+    x, y = motion.update(face_frame(0.0)[:64, :64], box)
+    assert np.isfinite(x) and np.isfinite(y)
 
 
 def head_bob_window(rng, *, br_bpm, random_px, fs=30.0, seconds=32.0):
@@ -182,6 +200,17 @@ def test_head_motion_gives_the_rate_that_colour_cannot(rng, br_bpm):
     assert stream_breathing(rgb, fs=fs).breathing_rate_bpm is None
     estimate = stream_breathing(rgb, fs=fs, vertical_px=vertical_px, face_height_px=167.0)
     assert estimate.breathing_rate_bpm == pytest.approx(br_bpm, abs=0.5)
+
+
+def test_sideways_head_motion_withholds_the_rate(rng):
+    rgb, vertical_px, fs = head_bob_window(rng, br_bpm=16.0, random_px=0.3)
+    t = np.arange(vertical_px.size) / fs
+    for sway_px, expected in ((0.5, 16.0), (4.0, None)):  # the gate: 2.3 px RMS at 167 px
+        horizontal_px = sway_px * np.sin(2 * np.pi * 0.23 * t + 1.0)
+        estimate = stream_breathing(rgb, fs=fs, vertical_px=vertical_px,
+                                    horizontal_px=horizontal_px, face_height_px=167.0)
+        assert estimate.breathing_rate_bpm == (None if expected is None
+                                               else pytest.approx(expected, abs=0.5))
 
 
 def test_strong_head_motion_gives_no_rate(rng):

@@ -173,6 +173,19 @@ def test_row_profile_matches_numpy(rng):
     assert k._row_profile(frame, 5, 5, 7, 43, out) == 0.0
 
 
+def test_column_profile_matches_numpy(rng):
+    frame = rng.integers(0, 256, (60, 50, 3), dtype=np.uint8)
+    out = np.full(40, -1.0)
+    mean = k._column_profile(frame, 5, 45, 7, 43, out)
+    columns = frame[5:45, 7:43, 1].astype(np.float64).mean(axis=0)
+    assert mean == pytest.approx(columns.mean(), rel=RTOL)
+    assert_allclose(out[:36], columns / columns.mean(), rtol=RTOL)
+    assert np.all(out[36:] == -1.0)
+    bright = np.full((4, 4, 3), 255, np.uint8)
+    assert k._column_profile(bright, 0, 4, 0, 4, out) == 255.0
+    assert k._column_profile(frame, 5, 45, 7, 7, out) == 0.0
+
+
 def profile_shift_reference(key, profile, shift, iterations):
     """Gauss-Newton on np.interp, as first written in numpy."""
     y = np.arange(key.size, dtype=np.float64)

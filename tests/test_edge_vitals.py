@@ -258,17 +258,21 @@ def test_calibrate_spo2_rejects_bad_oximeter_files(tmp_path, capsys, content):
     assert code == 2 and len(err.splitlines()) == 1 and "oximeter CSV" in err
 
 
-def bobbing_patch(bob_px, *, br_bpm=15.0, hr_bpm=72.0, seconds=30.0, fps=30.0, seed=2):
-    """A skin patch with horizontal texture that moves up and down by `bob_px` at
-    `br_bpm`, and a pulse in its colour; the texture repeats a whole number of times over
-    the patch, so its mean colour (what the ROI sees) does not follow the motion."""
+def bobbing_patch(bob_px, *, sway_px=0.0, br_bpm=15.0, hr_bpm=72.0, seconds=30.0, fps=30.0,
+                  seed=2):
+    """A skin patch with a texture that moves up and down by `bob_px` at `br_bpm` and
+    sideways by `sway_px` at 13/min, and a pulse in its colour; the texture repeats a
+    whole number of times over the patch, so its mean colour (what the ROI sees) does not
+    follow the motion."""
     rng = np.random.default_rng(seed)
     t = np.arange(round(seconds * fps)) / fps
-    y = np.arange(60.0)[:, None]
+    y, x = np.arange(60.0)[:, None], np.arange(48.0)[None, :]
     frames = np.empty((t.size, 60, 48, 3), np.uint8)
     for i, ts in enumerate(t):
         yy = y - bob_px * np.sin(2 * np.pi * br_bpm / 60 * ts)
-        texture = 1 + 0.15 * np.sin(2 * np.pi * yy / 20) + 0.08 * np.sin(2 * np.pi * yy / 12 + 1)
+        xx = x - sway_px * np.sin(2 * np.pi * 13.0 / 60 * ts)
+        texture = (1 + 0.15 * np.sin(2 * np.pi * yy / 20) + 0.08 * np.sin(2 * np.pi * yy / 12 + 1)
+                   + 0.06 * np.sin(2 * np.pi * xx / 16))
         pulse = 1 + 0.004 * np.sin(2 * np.pi * hr_bpm / 60 * ts) * np.array([0.33, 0.77, 0.53])
         img = texture[..., None] * np.array([176.0, 118.0, 88.0]) * pulse
         img = np.broadcast_to(img, (60, 48, 3)) + rng.normal(0, 1.0, (60, 48, 3))
@@ -284,3 +288,11 @@ def test_breathing_rate_from_the_head_bob_when_colour_has_none():
     still, t = bobbing_patch(0.0)
     late = [r for r in run(still, t) if r.timestamp_s >= 25.0]
     assert late and all(r.breathing_rate_bpm is None for r in late)
+
+
+def test_breathing_rate_withheld_when_the_head_sways():
+    frames, t = bobbing_patch(1.5, sway_px=3.0)  # 2.1 px RMS on a 60 px face
+    late = [r for r in run(frames, t) if r.timestamp_s >= 25.0]
+    assert late and all(r.breathing_rate_bpm is None for r in late)
+    assert all(r.breathing_status is Status.LOW_QUALITY for r in late)
+    assert all(r.heart_rate_bpm is not None for r in late)
