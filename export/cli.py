@@ -103,19 +103,23 @@ def _calibration(name: str, data_dir: Path) -> list[dict[str, np.ndarray]]:
 def _write(name: str, model: Any, info: Any, formats: list[str], int8: bool, out: Path,
            data_dir: Path) -> dict[str, Path]:
     from export import formats as fmt
+    from export.models import MODELS
 
     files: dict[str, Path] = {}
     calib = _calibration(name, data_dir) if int8 else []
+    keep = MODELS[name].float_modules
     if "onnx" in formats:
         files["onnx_fp32"] = fmt.write_onnx(model, info, out / f"{name}.onnx")
         if int8:
             files["onnx_int8"] = fmt.write_onnx_int8(files["onnx_fp32"], info,
-                                                     out / f"{name}_int8.onnx", calib)
+                                                     out / f"{name}_int8.onnx", calib,
+                                                     float_modules=keep)
     if "tflite" in formats:
         files["tflite_fp32"] = fmt.write_tflite(model, info, out / f"{name}.tflite")
         if int8:
             files["tflite_int8"] = fmt.write_tflite_int8(files["tflite_fp32"], info,
-                                                         out / f"{name}_int8.tflite", calib)
+                                                         out / f"{name}_int8.tflite", calib,
+                                                         float_modules=keep)
     return files
 
 

@@ -6,12 +6,17 @@
 | ``tflite`` | ``litert_torch.convert`` (no TensorFlow) | ai-edge-quantizer ``static_wi8_ai8``, min-max ranges | the flatbuffer's ``metadata["edge_vitals"]``, and a sidecar ``<file>.json`` for ``tflite_runtime`` |
 
 Choices follow the measurements in ``../shared/ref/toolchain.md``. Calibration data for
-int8 comes from the training set (never the validation set the parity report uses).
+int8 comes from the training set (never the validation set the parity report uses). The
+int8 writers can keep named submodules of the net in float (``float_modules``,
+`export.models.ModelSpec`): ONNX nodes are named after their module
+(``projection.trend/conv1d_18``), litert-torch names TFLite tensors ``..._<module>;<n>``.
 """  # noqa: E501
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +36,14 @@ def _set_onnx_metadata(path: Path, info: ModelInfo) -> None:
     import onnx
 
     model = onnx.load(str(path))
+    names = {node.name for node in model.graph.node}
     for node in model.graph.node:  # the exporter's per-node stack traces: half the file
+        scopes = {p.key: p.value for p in node.metadata_props}.get("pkg.torch.onnx.name_scopes")
+        if scopes:  # ['', 'projection', 'projection.trend', 'conv1d_18'] -> projection.trend/...
+            name = "/".join(ast.literal_eval(scopes)[-2:]).lstrip("/")
+            if name not in names:
+                names.add(name)
+                node.name = name
         del node.metadata_props[:]
     for value in model.graph.value_info:
         del value.metadata_props[:]
@@ -63,8 +75,13 @@ class _CalibrationReader:
 
 
 def write_onnx_int8(fp32_path: Path, info: ModelInfo, path: Path,
-                    calibration: list[dict[str, np.ndarray]]) -> Path:
-    """int8 ONNX (QDQ, per-channel, signed weights and activations) from the fp32 file."""
+                    calibration: list[dict[str, np.ndarray]], *,
+                    float_modules: tuple[str, ...] = ()) -> Path:
+    """int8 ONNX (QDQ, per-channel, signed weights and activations) from the fp32 file.
+
+    The nodes of `float_modules` and of their submodules stay float.
+    """
+    import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -73,9 +90,12 @@ def write_onnx_int8(fp32_path: Path, info: ModelInfo, path: Path,
     )
 
     reader = type("Reader", (_CalibrationReader, CalibrationDataReader), {})(calibration)
+    excluded = [node.name for node in onnx.load(str(fp32_path)).graph.node
+                if any(f"{node.name.rpartition('/')[0]}.".startswith(f"{m}.")
+                       for m in float_modules)]
     quantize_static(str(fp32_path), str(path), reader, quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QInt8,
-                    weight_type=QuantType.QInt8)
+                    weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
     _set_onnx_metadata(path, dataclasses.replace(info, precision="int8"))
     return path
 
@@ -132,12 +152,22 @@ def _min_max_ranges(qt: object, calibration: list[dict[str, np.ndarray]]) -> dic
 
 
 def write_tflite_int8(fp32_path: Path, info: ModelInfo, path: Path,
-                      calibration: list[dict[str, np.ndarray]]) -> Path:
-    """int8 TFLite with ai-edge-quantizer (static int8 weights and activations, min-max ranges)."""
-    from ai_edge_quantizer import quantizer, recipe
+                      calibration: list[dict[str, np.ndarray]], *,
+                      float_modules: tuple[str, ...] = ()) -> Path:
+    """int8 TFLite with ai-edge-quantizer (static int8 weights and activations, min-max ranges).
+
+    The ops of `float_modules` and of their submodules (output tensors named
+    ``..._<module>;<n>`` or ``..._<module>/...``) stay float.
+    """
+    from ai_edge_quantizer import algorithm_manager, qtyping, quantizer, recipe
 
     qt = quantizer.Quantizer(str(fp32_path))
     qt.load_quantization_recipe(recipe.static_wi8_ai8())
+    for module in float_modules:
+        qt.update_quantization_recipe(
+            regex=f"_{re.escape(module)}[;/]",
+            operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+            algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
     qt.quantize(_min_max_ranges(qt, calibration)).export_model(str(path), overwrite=True)
     _write_tflite_metadata(path, dataclasses.replace(info, precision="int8"))
     return path

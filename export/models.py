@@ -6,8 +6,8 @@ convolutions; costs follow algorithms.md §7.1 (params = K·C_in·C_out, MACs = 
 
 - ``temporal_pulse``: a 1-D net on ROI-mean RGB traces, the model behind ``--method cnn``.
   Input ``rgb`` [shape=(1, 3, T)], the window normalised by `edge.cnn.normalise_window`;
-  outputs ``pulse`` [shape=(1, T)] (the pulse waveform: a colour projection of the input
-  with weights the net chooses; arbitrary scale) and
+  outputs ``pulse`` [shape=(1, T)] (the pulse waveform: a projection of the detrended
+  input and of POS's pulse from it, with weights the net chooses; arbitrary scale) and
   ``quality`` [shape=(1, 1)] (0-1, the net's own estimate of the correlation of its pulse
   with the true one).
 - ``frame_pulse``: a per-frame 2-D net on 36x36 face crops in the spirit of TS-CAN (Liu et
@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["MODELS", "FramePulseNet", "ModelSpec", "TemporalPulseNet", "build", "cost"]
+__all__ = ["MODELS", "TRAIN_WINDOW", "WINDOW", "FramePulseNet", "ModelSpec", "PosProjection",
+           "TemporalPulseNet", "build", "cost", "fixed_filter", "triangle"]
 
 
 class TemporalBlock(nn.Module):
@@ -48,16 +49,112 @@ class TemporalBlock(nn.Module):
         return x + self.expand(y)
 
 
+def triangle(n: int) -> torch.Tensor:
+    """A box of `n` taps convolved with itself [shape=(2n - 1,)], summing to 1."""
+    box = torch.full((1, 1, n), 1.0 / n)
+    return nn.functional.conv1d(box, box, padding=n - 1).reshape(-1)
+
+
+def fixed_filter(taps: torch.Tensor, channels: int) -> nn.Conv1d:
+    """Depthwise conv applying `taps` [shape=(K,), K odd] to each of `channels`, T kept.
+
+    Zero-padded; the weights are frozen (``requires_grad=False``): they stay in the
+    state dict and are exported as constants like any other weight, but never trained.
+    """
+    conv = nn.Conv1d(channels, channels, taps.numel(), padding=taps.numel() // 2,
+                     groups=channels, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(taps.reshape(1, 1, -1).expand(channels, 1, -1))
+    conv.weight.requires_grad_(False)
+    return conv
+
+
+class PosProjection(nn.Module):
+    """The pulse from R, G, B [shape=(N, 3, T)] and four weights per sample [shape=(N, 4, T)].
+
+    ``pulse = sum_c w_c s_c`` over the `signals`: the detrended R, G, B and POS's pulse
+    from them. No trained parameters; the int8 exports keep it in float
+    (`ModelSpec.float_modules`): POS's moving powers are often within one int8 step of
+    zero (their ratio then divides by zero), and its pulse is small next to the
+    detrended colours that would share its int8 range.
+    """
+
+    POS_EPS = 1e-6
+    """Added to both moving powers of `pos_pulse` (the net's input has unit spread)."""
+
+    def __init__(self, detrend: int = 49):
+        super().__init__()
+        box = torch.full((detrend,), 1.0 / detrend)
+        self.trend = fixed_filter(box, 3)
+        """Moving mean of R, G, B (zero-padded: times `edge_gain` at the window's ends)."""
+        self.power = fixed_filter(box, 2)
+        """Moving mean of POS's two squared projections (`pos_pulse`)."""
+
+    def edge_gain(self, t: int) -> torch.Tensor:
+        """Taps of `trend` / taps inside a window of `t` samples, per sample [shape=(t,)].
+
+        Times the zero-padded `trend`, the mean of the samples the box covers. Computed
+        from `t` here, so the exported graph holds it as a constant of the window length
+        (not a box filter run over ones and a division).
+        """
+        half, taps = self.trend.padding[0], self.trend.kernel_size[0]
+        return torch.tensor([taps / (min(i + half, t - 1) - max(i - half, 0) + 1)
+                             for i in range(t)])
+
+    def pos_pulse(self, c: torch.Tensor) -> torch.Tensor:
+        """POS's pulse [shape=(N, 1, T)] from detrended R, G, B `c` [shape=(N, 3, T)].
+
+        ``S1 = G - B``, ``S2 = G + B - 2R`` and ``p = S1 + sqrt(P1 / P2) S2`` (Wang et al.,
+        2017), with P1, P2 the moving means of S1², S2² over the ``detrend`` samples
+        around each sample (not per window as in POS: the net sees one window), plus
+        `POS_EPS` each. Zero padding makes both means small at the ends by the same
+        factor, so their ratio stays that of the samples covered.
+        """
+        s1 = c[:, 1:2] - c[:, 2:3]
+        s2 = c[:, 1:2] + c[:, 2:3] - 2.0 * c[:, 0:1]
+        p = self.power(torch.cat([s1 * s1, s2 * s2], dim=1)) + self.POS_EPS
+        return s1 + torch.sqrt(p[:, 0:1] / p[:, 1:2]) * s2
+
+    def signals(self, rgb: torch.Tensor) -> torch.Tensor:
+        """Detrended R, G, B and their POS pulse [shape=(N, 4, T)]."""
+        c = rgb - self.trend(rgb) * self.edge_gain(rgb.shape[-1])
+        return torch.cat([c, self.pos_pulse(c)], dim=1)
+
+    def forward(self, rgb: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return (weights * self.signals(rgb)).sum(dim=1)
+
+
 class TemporalPulseNet(nn.Module):
     """RGB trace window (N, 3, T) -> pulse (N, T) and quality (N, 1).
 
-    The pulse is a colour projection of the input, ``pulse(t) = sum_c w_c(t) rgb_c(t)``,
-    as in POS and CHROM, with weights the net chooses from the window: a 1x1 stem mixes
-    R, G, B into `channels` projections, dilated residual bottlenecks read them in time
-    (receptive field ``1 + (kernel - 1) * sum(dilations)`` samples), a 1x1 head gives
-    three weights per sample and a fixed box filter of `smooth` samples (1 s at 30 Hz)
-    keeps the weights slow next to the pulse; a second 1x1 head, averaged over time,
-    gives the quality logit.
+    The pulse is a projection of four signals, ``pulse(t) = sum_c w_c(t) s_c(t)``, with
+    weights the net chooses from the window: the detrended R, G, B (each minus its
+    moving mean over `detrend` samples, 1.6 s at 30 Hz) and POS's pulse computed from
+    them (`PosProjection`, fixed). A 1x1 stem mixes the (not detrended) R, G, B into
+    `channels` projections, dilated residual bottlenecks read them in time (receptive field
+    ``1 + (kernel - 1) * sum(dilations)`` samples), a 1x1 head gives four weights per
+    sample and a fixed triangle filter (a box of `smooth` samples, 1 s at 30 Hz, applied
+    twice: ``2 * smooth - 1`` taps) keeps the weights slow next to the pulse; a second
+    1x1 head, averaged over time, gives the quality logit.
+
+    The smoother is a triangle, not a box: the product ``w_c(t) s_c(t)`` puts the
+    weights' own spectrum around the pulse, and a box's sidelobes (-13 dB) let through
+    weight changes at about the heart rate, which gave a 2nd harmonic at low heart rates
+    (and most of the spread between training seeds); a triangle's are -26 dB. On the
+    validation clips (dark skin at 0.35 light, 640x480) the MAE went from 0.87-1.52 to
+    0.79-0.90 bpm over 10 seeds.
+
+    The detrended inputs and the POS channel bring POS's temporal normalisation into the
+    projection: ``c - movmean(c)`` is the linearised ``rgb / movmean(rgb) - 1`` of POS
+    (the window's input is already relative, `edge.cnn.normalise_window`), so slow
+    changes of level within the window (head motion, light) no longer reach the pulse
+    in proportion to the weights, and the POS channel gives the net POS's own answer to
+    weigh against its projection. Trained with windows from clips with moderate or
+    strong head motion drawn 3 times as often (`export.train.TrainConfig`) and run
+    through 1.6 s windows, 4 seeds against 8 nets without these parts (validation clips,
+    bpm MAE): moderate motion at 640x480 0.59 (0.58-0.60) against 0.60 (0.54-0.68); still
+    at 320x240 0.53 against 0.53; dark skin at 0.35 light, 640x480, 0.86 at 54 % coverage
+    against 0.83 at 52 %.
 
     The net does not filter the pulse in time. A first version did (its pulse head
     read the filtered features): trained on 3.2 s windows it became a band-pass peaking
@@ -65,25 +162,26 @@ class TemporalPulseNet(nn.Module):
     made a 2nd harmonic of their own, so below ~60 bpm the harmonic won the heart-rate
     spectrum (a 45 bpm clip read as 90). A projection leaves the pulse's spectrum as
     the camera recorded it and the frequency to the 10 s spectral estimator, which
-    sees far more cycles than a window does.
+    sees far more cycles than a window does. (Subtracting a 49-sample moving mean is a
+    mild high-pass of its own, away from the window's ends: gain 0.42 at 20 bpm, 0.98
+    at 36 bpm, at most 1.22 near 53 bpm and within 0.87-1.09 from 75 to 180 bpm.)
     """
 
     def __init__(self, *, channels: int = 16, reduced: int = 8, kernel: int = 5,
-                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1), smooth: int = 31):
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1), smooth: int = 31,
+                 detrend: int = 49):
         super().__init__()
         self.stem = nn.Conv1d(3, channels, 1)
         self.blocks = nn.Sequential(*(TemporalBlock(channels, reduced, kernel, d)
                                       for d in dilations))
-        self.weight_head = nn.Conv1d(channels, 3, 1)
-        self.smooth = nn.Conv1d(3, 3, smooth, padding=smooth // 2, groups=3, bias=False)
-        nn.init.constant_(self.smooth.weight, 1.0 / smooth)
-        self.smooth.weight.requires_grad_(False)
+        self.weight_head = nn.Conv1d(channels, 4, 1)
+        self.smooth = fixed_filter(triangle(smooth), 4)
         self.quality_head = nn.Conv1d(channels, 1, 1)
+        self.projection = PosProjection(detrend)
 
     def forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
         x = self.blocks(self.stem(rgb))
-        weights = self.smooth(self.weight_head(x))
-        pulse = (weights * rgb).sum(dim=1)
+        pulse = self.projection(rgb, self.smooth(self.weight_head(x)))
         quality = torch.sigmoid(self.quality_head(x).mean(dim=2))
         return pulse, quality
 
@@ -191,14 +289,38 @@ class ModelSpec:
     outputs: tuple[str, ...]
     kind: str
     """``temporal`` (a trace window per run) or ``frame`` (one frame per run)."""
+    float_modules: tuple[str, ...] = ()
+    """Top-level submodules (attribute names) whose operations, their submodules' included,
+    the int8 files keep in float (`export.formats`)."""
 
 
-WINDOW = 96
-"""Samples per window of the temporal net (3.2 s at 30 Hz)."""
+WINDOW = 48
+"""Samples per window of the temporal net at run time (1.6 s at 30 Hz; the export's input).
+
+The runtime (`edge.cnn.CnnPulseStream`) scales each window's pulse to unit spread before
+the overlap-add, as POS does with its 1.6 s windows, so the window length is also the
+time scale of that gain control: a window where head motion leaks into the pulse is
+scaled down as a whole, and with 3.2 s windows each such window covers twice as many
+samples. POS itself run through 3.2 s windows of this runtime lost as much as the net
+did (moderate motion at 640x480: 0.58 -> 0.69 bpm MAE, still 0.61 -> 0.73), so the
+window, not the net, made most of the gap. The same 5 nets (seeds) read through 1.6 s
+windows of the validation clips: moderate motion 0.77 -> 0.60 bpm (POS 0.58), still
+0.63 -> 0.53 (POS 0.61), dim 0.86 -> 0.84 at 51 % coverage instead of 56 % (POS 0.92 at
+25 %), at half the multiply-accumulates per run. The net is fully convolutional and is
+trained on longer windows (`TRAIN_WINDOW`).
+"""
+TRAIN_WINDOW = 96
+"""Samples per training window (3.2 s at 30 Hz).
+
+Longer than `WINDOW`: the band-limited Pearson loss needs a few cycles of the pulse
+(48 samples hold one cycle at 38 bpm, and their FFT bins are 0.625 Hz apart). Nets
+trained on 48-sample windows read the validation clips no better and covered fewer of
+the dim ones (40-44 % instead of 48-56 %).
+"""
 
 MODELS: dict[str, ModelSpec] = {
     "temporal_pulse": ModelSpec(TemporalPulseNet, {"rgb": (1, 3, WINDOW)},
-                                ("pulse", "quality"), "temporal"),
+                                ("pulse", "quality"), "temporal", ("projection",)),
     "frame_pulse": ModelSpec(FramePulseNet,
                              {"motion": (1, 3, 36, 36), "appearance": (1, 3, 36, 36)},
                              ("pulse_diff",), "frame"),

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from export.models import MODELS, attention_mask, build, cost  # noqa: E402
+from export.models import MODELS, WINDOW, attention_mask, build, cost  # noqa: E402
 
 pytestmark = pytest.mark.export
 
@@ -39,7 +39,7 @@ def test_output_shapes(name):
     out = out if isinstance(out, tuple) else (out,)
     assert len(out) == len(spec.outputs)
     if name == "temporal_pulse":
-        assert out[0].shape == (1, 96) and out[1].shape == (1, 1)
+        assert out[0].shape == (1, WINDOW) and out[1].shape == (1, 1)
         assert 0.0 <= float(out[1][0, 0]) <= 1.0
     else:
         assert out[0].shape == (1, 1)

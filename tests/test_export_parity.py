@@ -26,10 +26,11 @@ def fresh(name):
     spec = MODELS[name]
     params, macs = cost(model, spec.inputs)
     temporal = spec.kind == "temporal"
-    outputs = ({"pulse": [1, 96], "quality": [1, 1]} if temporal else {"pulse_diff": [1, 1]})
+    window = spec.inputs["rgb"][2] if temporal else 1
+    outputs = ({"pulse": [1, window], "quality": [1, 1]} if temporal else {"pulse_diff": [1, 1]})
     info = ModelInfo(name=name, kind=spec.kind,
                      inputs={k: list(v) for k, v in spec.inputs.items()}, outputs=outputs,
-                     fs_hz=30.0, window=96 if temporal else 1, hop=8 if temporal else 1,
+                     fs_hz=30.0, window=window, hop=8 if temporal else 1,
                      params=params, macs=macs, version="test")
     return model, info
 
@@ -60,11 +61,50 @@ def test_int8_onnx_loads_with_int8_metadata(tmp_path):
     model, info = fresh("temporal_pulse")
     fp32 = formats.write_onnx(model, info, tmp_path / "t.onnx")
     rng = np.random.default_rng(1)
-    calib = [{"rgb": rng.standard_normal((1, 3, 96)).astype(np.float32)} for _ in range(20)]
+    calib = [{"rgb": rng.standard_normal(info.inputs["rgb"]).astype(np.float32)} for _ in range(20)]
     backend = load_backend(formats.write_onnx_int8(fp32, info, tmp_path / "t_int8.onnx", calib))
     assert backend.info.precision == "int8"
     backend.inputs["rgb"][:] = calib[0]["rgb"]
     assert all(np.all(np.isfinite(o)) for o in backend.run())
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".tflite"])
+def test_int8_keeps_the_temporal_projection_float(suffix, tmp_path):
+    # POS's moving powers are often within one int8 step of zero: quantised, their ratio
+    # divides by zero (LiteRT's int8 DIV refuses to run, ORT gives inf); an all-zero
+    # window (the runtime's warm-up) is the extreme case
+    model, info = fresh("temporal_pulse")
+    keep = MODELS["temporal_pulse"].float_modules
+    assert keep == ("projection",)
+    rng = np.random.default_rng(1)
+    calib = [{"rgb": rng.standard_normal(info.inputs["rgb"]).astype(np.float32)} for _ in range(20)]
+    if suffix == ".onnx":
+        import onnx
+
+        fp32 = formats.write_onnx(model, info, tmp_path / "t.onnx")
+        path = formats.write_onnx_int8(fp32, info, tmp_path / "t_int8.onnx", calib,
+                                       float_modules=keep)
+        graph = onnx.load(str(path)).graph
+        producer = {out: node.op_type for node in graph.node for out in node.output}
+        div = next(node for node in graph.node if node.op_type == "Div")
+        assert div.name.startswith("projection/")
+        assert all(producer[i] != "DequantizeLinear" for i in div.input)
+    else:
+        pytest.importorskip("ai_edge_quantizer")
+        from ai_edge_litert.interpreter import Interpreter
+
+        fp32 = formats.write_tflite(model, info, tmp_path / "t.tflite")
+        path = formats.write_tflite_int8(fp32, info, tmp_path / "t_int8.tflite", calib,
+                                         float_modules=keep)
+        interp = Interpreter(model_path=str(path))
+        dtypes = {d["index"]: d["dtype"] for d in interp.get_tensor_details()}
+        divs = [op for op in interp._get_ops_details() if op["op_name"] == "DIV"]
+        assert len(divs) == 1 and dtypes[divs[0]["outputs"][0]] == np.float32
+    backend = load_backend(path)
+    assert backend.info.precision == "int8"
+    for window in (calib[0]["rgb"], np.zeros(info.inputs["rgb"], np.float32)):
+        backend.inputs["rgb"][:] = window
+        assert all(np.all(np.isfinite(o)) for o in backend.run())
 
 
 def test_training_is_seeded(tmp_path):

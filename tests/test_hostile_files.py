@@ -156,8 +156,8 @@ def _shipped_model(name):
 @pytest.mark.parametrize(
     ("old", "new", "match"),
     [
-        (b'"inputs": {"rgb": [1, 3, 96]}', b'"inputs": {"rgb": [1, 3, 97]}', "do not match"),
-        (b'"outputs": {"pulse": [1, 96]', b'"outputs": {"pulze": [1, 96]', "do not match"),
+        (b'"inputs": {"rgb": [1, 3, 48]}', b'"inputs": {"rgb": [1, 3, 49]}', "do not match"),
+        (b'"outputs": {"pulse": [1, 48]', b'"outputs": {"pulze": [1, 48]', "do not match"),
         (b'"schema": 1', b'"schema": 7', "schema"),
     ],
     ids=["input-shape", "output-name", "schema"],
@@ -180,7 +180,7 @@ def test_tflite_model_whose_metadata_disagrees_with_it(tmp_path):
     meta = model.with_name(model.name + ".json").read_text()
     path = tmp_path / model.name
     path.write_bytes(backends.with_tflite_metadata(model.read_bytes(),
-                                                   meta.replace("[1, 3, 96]", "[1, 3, 97]")))
+                                                   meta.replace("[1, 3, 48]", "[1, 3, 49]")))
     with pytest.raises(BackendError, match=r"do not match"):
         backends.load_backend(path)
 
