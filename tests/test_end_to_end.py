@@ -89,3 +89,31 @@ def test_kalman_tracking_when_enabled_stays_on_the_truth_and_rejects_outliers():
     assert pipe._track(21.0, 160.0, 6.0, 10.0) is None  # a harmonic jump is gated out
     assert pipe._track(22.0, 80.5, 6.0, 10.0) == pytest.approx(80.5, abs=1.0)  # + slope
     assert pipe._track(23.0, None, 0.0, 10.0) is None  # no estimate: nothing extrapolated
+
+
+def breathing_readings(world):
+    """Readings after the 32 s breathing window has filled (and a second to spare)."""
+    clip = make_clip(world)
+    config = edge.PipelineConfig().with_changes(vitals={"spo2": False, "hrv": False})
+    with edge.Pipeline(config) as pipe:
+        readings = [pipe.push(frame, t) for frame, t in clip.frames()]
+    return [r for r in readings if r is not None and r.timestamp_s >= 33.0]
+
+
+@pytest.mark.parametrize(("motion", "br_bpm", "seed"), [("still", 10.0, 31), ("mild", 20.0, 32)])
+def test_face_mode_breathing_rate(motion, br_bpm, seed):
+    world = dataclasses.replace(BASE, duration_s=45.0, breathing_rate_bpm=br_bpm, motion=motion,
+                                seed=seed)
+    late = breathing_readings(world)
+    rates = np.array([r.breathing_rate_bpm for r in late if r.breathing_rate_bpm is not None])
+    assert rates.size >= 0.5 * len(late) > 0
+    assert np.mean(np.abs(rates - br_bpm)) <= 1.0
+
+
+def test_face_mode_breathing_withheld_under_moderate_head_motion():
+    world = dataclasses.replace(BASE, duration_s=45.0, breathing_rate_bpm=15.0,
+                                motion="moderate", seed=33)
+    late = breathing_readings(world)
+    assert late and all(r.breathing_rate_bpm is None for r in late)
+    assert all(r.breathing_status is edge.Status.LOW_QUALITY for r in late)
+    assert sum(r.heart_rate_bpm is not None for r in late) >= 0.5 * len(late)
