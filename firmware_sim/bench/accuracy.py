@@ -55,7 +55,7 @@ def evaluate_clip(world: WorldConfig, config: edge.PipelineConfig | None = None,
     config = config or edge.PipelineConfig()
     clip = make_clip(world)
     window_s = config.rppg.hr_window_s
-    errors, n_after_warmup, statuses = [], 0, {}
+    errors, times, n_after_warmup, statuses = [], [], 0, {}
     with edge.Pipeline(config) as pipe:
         for frame, t in clip.frames():
             reading = pipe.push(frame, t)
@@ -68,9 +68,10 @@ def evaluate_clip(world: WorldConfig, config: edge.PipelineConfig | None = None,
             if reading.heart_rate_bpm is not None:
                 truth = clip.truth.mean_heart_rate_bpm(max(0.0, t - window_s), t)
                 errors.append(reading.heart_rate_bpm - truth)
+                times.append(t)
     return {"heart_rate_bpm": world.heart_rate_bpm, "seed": world.seed,
-            "errors_bpm": errors, "coverage": len(errors) / max(1, n_after_warmup),
-            "statuses": statuses}
+            "errors_bpm": errors, "reading_times_s": times,
+            "coverage": len(errors) / max(1, n_after_warmup), "statuses": statuses}
 
 
 def _run(job: tuple[str, WorldConfig, dict]) -> tuple[str, dict[str, object]]:
@@ -106,6 +107,35 @@ def _table(results: dict[str, list[dict[str, object]]]) -> str:
     return "\n".join(lines)
 
 
+def paired_table(results: dict[str, list[dict[str, object]]],
+                 other: dict[str, list[dict[str, object]]], *, name: str, other_name: str,
+                 ) -> str:
+    """MAE of both runs on the readings both gave (same clip, same time): a comparison
+    that coverage does not skew (a method that answers in more hard windows is otherwise
+    scored on more of them).
+    """
+    lines = [f"| group | readings both gave | {name} MAE bpm | {other_name} MAE bpm |",
+             "|---|---|---|---|"]
+    for group, rows in results.items():
+        ours, theirs = [], []
+        others = {r["seed"]: r for r in other.get(group, [])}
+        for row in rows:
+            match = others.get(row["seed"])
+            if match is None or "reading_times_s" not in match:
+                continue
+            at = {round(t, 3): e for t, e in zip(match["reading_times_s"], match["errors_bpm"],
+                                                 strict=True)}
+            for t, e in zip(row["reading_times_s"], row["errors_bpm"], strict=True):
+                if round(t, 3) in at:
+                    ours.append(abs(e))
+                    theirs.append(abs(at[round(t, 3)]))
+        if ours:
+            lines.append(f"| {group} | {len(ours)} | {np.mean(ours):.2f} | {np.mean(theirs):.2f} |")
+        else:
+            lines.append(f"| {group} | 0 | n/a | n/a |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the accuracy table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -114,7 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--mjpg", type=int, metavar="Q", help="JPEG quality to pass frames through")
     parser.add_argument("--json", type=Path, help="also write per-clip results as JSON")
+    parser.add_argument("--against", type=Path, metavar="JSON",
+                        help="another run's --json (e.g. --method pos): also print both MAEs "
+                             "on the readings both gave")
     args = parser.parse_args(argv)
+    other = None
+    if args.against:
+        try:
+            other = json.loads(args.against.read_text())
+        except (OSError, ValueError) as exc:
+            parser.error(f"--against {args.against}: {exc}")
     groups = clip_configs(seconds=args.seconds)
     if args.mjpg:
         groups = {g: [dataclasses.replace(w, jpeg_quality=args.mjpg) for w in ws]
@@ -124,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"heart rate on world-simulator clips ({args.seconds:g} s, 30 fps, 640x480, "
           f"method {args.method}{f', JPEG q{args.mjpg}' if args.mjpg else ''})")
     print(_table(results))
+    if other is not None:
+        print(f"\nagainst {args.against} (same clips, same reading times)")
+        print(paired_table(results, other, name=args.method, other_name=args.against.stem))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
