@@ -213,7 +213,17 @@ def _summary(readings: list[Reading], n_frames: int, elapsed_s: float, config: P
         return 0
     print(f"edge-vitals: heart rate median {np.median(hr):.1f} bpm over {hr.size} readings",
           file=err)
+    br = np.array([r.breathing_rate_bpm for r in readings if r.breathing_rate_bpm is not None])
+    if br.size:
+        print(f"edge-vitals: breathing rate median {np.median(br):.1f} breaths/min over "
+              f"{br.size} readings", file=err)
+    spo2 = [r for r in readings if r.spo2_pct is not None]
+    if spo2:
+        note = "" if all(r.spo2_calibrated for r in spo2) else " (uncalibrated: see the README)"
+        print(f"edge-vitals: SpO2 median {np.median([r.spo2_pct for r in spo2]):.1f} % over "
+              f"{len(spo2)} readings{note}", file=err)
     if clip is not None:
         truth = clip.truth.mean_heart_rate_bpm(0.0, clip.config.duration_s)
-        print(f"edge-vitals: demo clip truth {truth:.1f} bpm", file=err)
+        print(f"edge-vitals: demo clip truth {truth:.1f} bpm, "
+              f"{clip.config.breathing_rate_bpm:g} breaths/min", file=err)
     return 0

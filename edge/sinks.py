@@ -64,16 +64,28 @@ class _SinkBase:
         self.close()
 
 
+def _field(value: float | None, width: int, decimals: int) -> str:
+    """`value` right-aligned in `width` characters, or ``--`` when it is ``None``."""
+    return f"{'--':>{width}}" if value is None else f"{value:{width}.{decimals}f}"
+
+
 class TextSink(_SinkBase):
-    """One human-readable line per reading."""
+    """One human-readable line per reading: every vital, ``--`` where there is none.
+
+    ``   40.0 s  HR   71.8 bpm  BR  12.1 /min  SpO2  94.6 %*  SDNN   41 ms  quality 0.65  ok``
+    (``*``: SpO2 from the uncalibrated default line; the heart rate's quality and status).
+    """
 
     def __init__(self, stream: IO[str]):
         self.stream = stream
 
     def write(self, reading: Reading) -> None:
         """Print the reading as a line of text."""
-        hr = "  --  " if reading.heart_rate_bpm is None else f"{reading.heart_rate_bpm:6.1f}"
-        print(f"{reading.timestamp_s:8.1f} s  HR {hr} bpm  quality {reading.quality:4.2f}  "
+        spo2_mark = "*" if reading.spo2_pct is not None and not reading.spo2_calibrated else " "
+        print(f"{reading.timestamp_s:8.1f} s  HR {_field(reading.heart_rate_bpm, 6, 1)} bpm  "
+              f"BR {_field(reading.breathing_rate_bpm, 5, 1)} /min  "
+              f"SpO2 {_field(reading.spo2_pct, 5, 1)} %{spo2_mark}  "
+              f"SDNN {_field(reading.sdnn_ms, 4, 0)} ms  quality {reading.quality:4.2f}  "
               f"{reading.status.value}", file=self.stream, flush=True)
 
 

@@ -412,15 +412,20 @@ def write_oximeter_csv(clip: SyntheticClip, path: str | Path, *, period_s: float
 
 
 def demo_config() -> WorldConfig:
-    """A pleasant 20 s, 640x480, 30 fps clip: 72 bpm, 15 breaths/min, mild head motion."""
+    """A pleasant 40 s, 640x480, 30 fps clip: 72 bpm, 15 breaths/min, mild head motion.
+
+    Long enough for every vital (SpO2 after 10 s, breathing after 20 s, HRV after 32 s),
+    and exposed without clipping the skin (light 0.6), which SpO2 needs.
+    """
     return WorldConfig(
         width=640,
         height=480,
         fps=30.0,
-        duration_s=20.0,
+        duration_s=40.0,
         heart_rate_bpm=72.0,
         breathing_rate_bpm=15.0,
         motion="mild",
         head_bob_px=1.5,
+        light_level=0.6,
         seed=7,
     )

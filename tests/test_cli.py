@@ -97,12 +97,23 @@ def test_fps_override_changes_time(tmp_path):
 
 
 def test_demo_runs_and_reports_the_truth():
+    from firmware_sim.world import demo_config, make_clip
+
     res = run_cli("run", "--demo", "--json", timeout=300)
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in res.stdout.splitlines()]
-    hr = [obj["heart_rate_bpm"] for obj in lines if obj["status"] == "ok"]
-    truth = float(res.stderr.split("demo clip truth ")[1].split()[0])
-    assert len(hr) >= 5 and all(abs(v - truth) <= 3.0 for v in hr)
+    truth = make_clip(demo_config()).truth  # the same seeded clip: the rate of each window
+    ok = [obj for obj in lines if obj["status"] == "ok"]
+    assert len(ok) >= 20
+    for obj in ok:
+        t = obj["timestamp_s"]
+        assert abs(obj["heart_rate_bpm"] - truth.mean_heart_rate_bpm(max(0.0, t - 10.0), t)) <= 3.0
+    said = float(res.stderr.split("demo clip truth ")[1].split()[0])
+    assert said == pytest.approx(truth.mean_heart_rate_bpm(0.0, 40.0), abs=0.05)
+    breathing = [obj["breathing_rate_bpm"] for obj in lines if obj["breathing_status"] == "ok"]
+    assert breathing and all(abs(v - 15.0) <= 1.0 for v in breathing)
+    assert any(obj["spo2_status"] == "ok" for obj in lines)
+    assert any(obj["hrv_status"] == "ok" for obj in lines)
 
 
 def test_synth_writes_a_clip_that_run_measures(tmp_path):

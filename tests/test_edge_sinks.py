@@ -42,11 +42,19 @@ def test_json_lines_are_the_reading_dicts():
 
 def test_text_lines():
     out = io.StringIO()
-    TextSink(out).write(READING)
-    TextSink(out).write(EMPTY)
-    first, second = out.getvalue().splitlines()
+    all_vitals = Reading(timestamp_s=40.0, heart_rate_bpm=71.84, breathing_rate_bpm=12.06,
+                         spo2_pct=94.62, sdnn_ms=41.3, quality=0.65, status=Status.OK)
+    calibrated = Reading(timestamp_s=41.0, heart_rate_bpm=70.0, spo2_pct=97.0,
+                         spo2_calibrated=True, status=Status.OK)
+    for reading in (READING, EMPTY, all_vitals, calibrated):
+        TextSink(out).write(reading)
+    first, second, third, fourth = out.getvalue().splitlines()
     assert "HR   71.8 bpm" in first and first.endswith("ok")
-    assert "--" in second and second.endswith("no_face")
+    assert "BR    -- /min" in first and "SpO2    -- % " in first and "SDNN   -- ms" in first
+    assert "HR     -- bpm" in second and second.endswith("no_face")
+    assert "HR   71.8 bpm  BR  12.1 /min  SpO2  94.6 %*  SDNN   41 ms  quality 0.65  ok" in third
+    assert "SpO2  97.0 %  " in fourth  # calibrated: no mark
+    assert len({len(line) - len(line.split()[-1]) for line in (first, third, fourth)}) == 1
 
 
 def test_csv_has_a_header_and_a_flat_face_box(tmp_path):

@@ -271,7 +271,7 @@ def test_real_ppg_morphology(shared_data):
 
 def test_demo_config_and_synth_command(tmp_path):
     demo = demo_config()
-    assert (demo.width, demo.height, demo.fps, demo.duration_s) == (640, 480, 30.0, 20.0)
+    assert (demo.width, demo.height, demo.fps, demo.duration_s) == (640, 480, 30.0, 40.0)
     assert (demo.heart_rate_bpm, demo.breathing_rate_bpm) == (72.0, 15.0)
 
     from edge.cli import main
