@@ -304,7 +304,7 @@ simulator's dev clips (seeds 9000+, 8-24 breaths/min) moderate head motion put a
 line above the breathing bob in a third of the windows, and the readings that passed the
 other gates were wrong by 3.5 breaths/min on average. Sway there was 0.45-1.2 % of the
 face height with mild head motion and 1.6-3.0 % with moderate; at 1.4 % the mild clips
-kept their 92 % coverage and moderate motion gives no rate. The colour trace is no
+kept all their readings and moderate motion gives no rate. The colour trace is no
 refuge then (the same motion moves skin texture under the ROI), so it is not read."""
 
 
@@ -396,8 +396,7 @@ def _band_rate(x: np.ndarray, fs: float, band_hz: tuple[float, float],
     """Rate of the spectral peak of `x` band-passed around `band_hz`, gated at
     `min_snr_db`, and the band-passed `x`.
     """
-    low, high = 0.5 * band_hz[0], min(2.0 * band_hz[1], 0.45 * fs)
-    filtered = bandpass(x, fs=fs, low_hz=low, high_hz=high)
+    filtered = _around_band(x, fs, band_hz)
     freq, power = power_spectrum(filtered, fs)
     peak = spectral_peak(freq, power, band_hz, harmonic=False, snr_half_width_hz=fs / x.size)
     if peak is None or peak.snr_db < min_snr_db:
@@ -412,8 +411,12 @@ def _sway_px(horizontal_px: np.ndarray, fs: float, band_hz: tuple[float, float])
     sway = np.asarray(horizontal_px, dtype=np.float64)
     if sway.size < 8 or not np.all(np.isfinite(sway)):
         return np.nan
-    low, high = 0.5 * band_hz[0], min(2.0 * band_hz[1], 0.45 * fs)
-    return float(bandpass(sway - sway.mean(), fs=fs, low_hz=low, high_hz=high).std())
+    return float(_around_band(sway - sway.mean(), fs, band_hz).std())
+
+
+def _around_band(x: np.ndarray, fs: float, band_hz: tuple[float, float]) -> np.ndarray:
+    """`x` band-passed an octave either side of `band_hz` (0.05-1.4 Hz for breathing)."""
+    return bandpass(x, fs=fs, low_hz=0.5 * band_hz[0], high_hz=min(2.0 * band_hz[1], 0.45 * fs))
 
 
 def _motion_rate(vertical_px: np.ndarray, fs: float, face_height_px: float,
