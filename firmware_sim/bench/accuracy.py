@@ -13,6 +13,10 @@ reading's analysis window; MAE is over all ``ok`` readings of a group, coverage 
 share of readings after warm-up that are ``ok``. Clips render in memory (lossless);
 ``--mjpg Q`` routes them through JPEG at quality Q first.
 
+``--seed-offset N`` (N >= 1000) renders the same groups with every seed moved up by N:
+development clips of the benchmark's shape, for making choices without looking at the
+benchmark (whose 4-clip groups are also too small to tell 0.05 bpm apart).
+
     python -m firmware_sim.bench.accuracy [--method pos] [--workers 2] [--json out.json]
 """
 
@@ -33,9 +37,22 @@ from firmware_sim.world import WorldConfig, make_clip
 TARGETS_BPM = {"still": 1.0, "motion": 2.5, "dim_dark": 3.0}
 
 
-def clip_configs(*, seconds: float = 30.0, width: int = 640,
-                 height: int = 480) -> dict[str, list[WorldConfig]]:
-    """The benchmark's clips by group (fixed seeds)."""
+MIN_SEED_OFFSET = 1000
+"""Smallest non-zero `clip_configs` seed offset: above every benchmark seed (100-399)."""
+
+
+def clip_configs(*, seconds: float = 30.0, width: int = 640, height: int = 480,
+                 seed_offset: int = 0) -> dict[str, list[WorldConfig]]:
+    """The benchmark's clips by group (fixed seeds), or with `seed_offset` development clips.
+
+    Raises
+    ------
+    InputError
+        If `seed_offset` is neither 0 nor at least `MIN_SEED_OFFSET`.
+    """
+    if seed_offset != 0 and seed_offset < MIN_SEED_OFFSET:
+        raise edge.InputError(f"seed_offset must be 0 (the benchmark) or >= {MIN_SEED_OFFSET}"
+                              f" (clear of its seeds); got {seed_offset}")
     base = WorldConfig(width=width, height=height, duration_s=seconds, fps=30.0)
     still = [dataclasses.replace(base, heart_rate_bpm=hr, seed=100 + i,
                                  skin_tone=("light", "medium")[i % 2])
@@ -46,7 +63,9 @@ def clip_configs(*, seconds: float = 30.0, width: int = 640,
                                     seed=300 + i)
                 for i, hr in enumerate((52, 70, 90, 115))]
     strong = [dataclasses.replace(w, motion="strong", seed=w.seed + 50) for w in motion]
-    return {"still": still, "motion": motion, "dim_dark": dim_dark, "strong_motion": strong}
+    groups = {"still": still, "motion": motion, "dim_dark": dim_dark, "strong_motion": strong}
+    return {g: [dataclasses.replace(w, seed=w.seed + seed_offset) for w in ws]
+            for g, ws in groups.items()}
 
 
 def evaluate_clip(world: WorldConfig, config: edge.PipelineConfig | None = None,
@@ -147,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", type=Path, metavar="JSON",
                         help="another run's --json (e.g. --method pos): also print both MAEs "
                              "on the readings both gave")
+    parser.add_argument("--seed-offset", type=int, default=0, metavar="N",
+                        help=f"development clips: every seed + N (N >= {MIN_SEED_OFFSET}; "
+                             "default 0, the benchmark)")
     args = parser.parse_args(argv)
     other = None
     if args.against:
@@ -154,14 +176,18 @@ def main(argv: list[str] | None = None) -> int:
             other = json.loads(args.against.read_text())
         except (OSError, ValueError) as exc:
             parser.error(f"--against {args.against}: {exc}")
-    groups = clip_configs(seconds=args.seconds)
+    try:
+        groups = clip_configs(seconds=args.seconds, seed_offset=args.seed_offset)
+    except edge.InputError as exc:
+        parser.error(str(exc))
     if args.mjpg:
         groups = {g: [dataclasses.replace(w, jpeg_quality=args.mjpg) for w in ws]
                   for g, ws in groups.items()}
     config = edge.PipelineConfig().with_changes(rppg={"method": args.method})
     results = run(groups, config, workers=args.workers)
     print(f"heart rate on world-simulator clips ({args.seconds:g} s, 30 fps, 640x480, "
-          f"method {args.method}{f', JPEG q{args.mjpg}' if args.mjpg else ''})")
+          f"method {args.method}{f', JPEG q{args.mjpg}' if args.mjpg else ''}"
+          f"{f', development seeds +{args.seed_offset}' if args.seed_offset else ''})")
     print(_table(results))
     if other is not None:
         print(f"\nagainst {args.against} (same clips, same reading times)")
