@@ -15,7 +15,9 @@ share of readings after warm-up that are ``ok``. Clips render in memory (lossles
 
 ``--seed-offset N`` (N >= 1000) renders the same groups with every seed moved up by N:
 development clips of the benchmark's shape, for making choices without looking at the
-benchmark (whose 4-clip groups are also too small to tell 0.05 bpm apart).
+benchmark (whose 4-clip groups are also too small to tell 0.05 bpm apart). Keep the seeds
+clear of those the CNN trained on as well (`export.data.SEEDS`: 10000+ and 20000+):
+``--seed-offset 50000`` for example.
 
     python -m firmware_sim.bench.accuracy [--method pos] [--workers 2] [--json out.json]
 """
