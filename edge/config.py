@@ -144,6 +144,11 @@ class RppgConfig:
         heart rate is withheld (``low_quality``).
     max_gap_s : float
         A larger gap between timestamps resets the window (status ``resync``).
+    cnn_pos_blend_hps : tuple of float, or None
+        For ``cnn``: sideways head speeds (face heights per second, RMS over about a
+        projection window, `edge.head_motion.HeadSpeed`) between which each window's pulse is
+        blended from the net's to POS's (below the first the net's alone, above the
+        second POS's alone); ``None`` keeps the net's at every speed. See `edge.cnn`.
     """
 
     method: str = "pos"
@@ -158,6 +163,7 @@ class RppgConfig:
     min_snr_db: float = -1.0
     max_band_luma_fraction: float = 0.005
     max_gap_s: float = 1.0
+    cnn_pos_blend_hps: tuple[float, float] | None = (0.01, 0.02)
 
     def __post_init__(self) -> None:
         _check_choice("rppg.method", self.method, METHOD_NAMES)
@@ -183,6 +189,12 @@ class RppgConfig:
                 f"got {self.band_bpm!r}"
             )
         object.__setattr__(self, "band_bpm", (float(low), float(high)))
+        if self.cnn_pos_blend_hps is not None:
+            low, high = _numbers("rppg.cnn_pos_blend_hps", self.cnn_pos_blend_hps, 2)
+            if not 0.0 <= low <= high <= 100.0:
+                raise ConfigError(f"rppg.cnn_pos_blend_hps must satisfy 0 <= low <= high <= 100"
+                                  f" or be None; got {self.cnn_pos_blend_hps!r}")
+            object.__setattr__(self, "cnn_pos_blend_hps", (float(low), float(high)))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -23,7 +23,7 @@ from edge.buffer import Resampler
 from edge.config import KalmanConfig, PipelineConfig
 from edge.errors import ConfigError
 from edge.filters import bandpass
-from edge.head_motion import HeadMotion
+from edge.head_motion import HeadMotion, HeadSpeed
 from edge.heart_rate import HeartRateEstimator
 from edge.kalman import ScalarKalman
 from edge.pulse import analyze_pulse
@@ -110,9 +110,14 @@ class Pipeline:
                                  else load_calibration(vitals.spo2_calibration))
         self.resampler = Resampler(fs=self.fs, emit=self.stream.push)
         self.head_motion = HeadMotion()
+        self.head_speed = HeadSpeed(window_s=rppg.projection_window_s)
+        self._speed_to_stream = rppg.method == "cnn" and rppg.cnn_pos_blend_hps is not None
+        """Give the CNN stream the head speed (it blends towards POS under motion)."""
+        self._track_head = vitals.breathing or self._speed_to_stream
         self._head_px = np.zeros((round(4 * keep_s * self.fs), 3))
         """Ring of (timestamp_s, horizontal and vertical displacement of the face) per frame,
-        for breathing (room for frames at up to 4x `fs`); `_head_count` rows written so far."""
+        for breathing and the CNN method's head speed (room for frames at up to 4x `fs`);
+        `_head_count` rows written so far."""
         self._head_count = 0
         self._gain = np.ones(3)
         self._new_rgb = np.zeros(3)
@@ -146,6 +151,7 @@ class Pipeline:
         self.resampler.reset()
         self.stream.reset()
         self.head_motion.reset()
+        self.head_speed.reset()
         self._head_count = 0
         self._last_box: Box | None = None
         self._gain[:] = 1.0
@@ -228,12 +234,15 @@ class Pipeline:
         work[7] = 0
         if rgb is not None:
             self._add_sample(t, rgb)
-            if self.config.vitals.breathing:  # box is set when rgb is
+            if self._track_head:  # box is set when rgb is
                 row = self._head_px[self._head_count % self._head_px.shape[0]]
                 row[0] = t
                 row[1], row[2] = self.head_motion.update(frame, box)  # type: ignore[arg-type]
                 self._head_count += 1
                 work[7] = 1
+                speed = self.head_speed.update(t, row[1], box.height)  # type: ignore[union-attr]
+                if self._speed_to_stream:
+                    self.stream.head_speed_hps = speed  # type: ignore[union-attr]
         t4 = clock()
         reading = None
         if self._next_output_t is None:

@@ -184,6 +184,36 @@ def test_head_motion_is_unknown_on_a_patch_without_texture(rng):
     assert np.isfinite(x) and np.isfinite(y)
 
 
+@pytest.mark.parametrize("freq_hz, amplitude_px", [(0.2, 4.0), (0.5, 8.0), (1.0, 2.0)])
+def test_head_speed_is_the_rms_sideways_speed_in_face_heights(rng, freq_hz, amplitude_px):
+    from edge.head_motion import HeadSpeed
+
+    fs, height_px = 30.0, 160.0
+    t = np.arange(0.0, 20.0, 1 / fs)
+    x = amplitude_px * np.sin(2 * np.pi * freq_hz * t) + rng.normal(0, 0.02, t.size)
+    speed = HeadSpeed()
+    readings = np.array([speed.update(*row, height_px) for row in zip(t, x, strict=True)])
+    # a sine's RMS speed 2 pi f A / sqrt(2), times the 0.1 s smoother's gain at f
+    expected = (2 * np.pi * freq_hz * amplitude_px / np.sqrt(2) / height_px
+                / np.sqrt(1 + (2 * np.pi * freq_hz * 0.1) ** 2))
+    assert np.median(readings[t > 5]) == pytest.approx(expected, rel=0.1)
+
+
+def test_head_speed_of_a_still_face_is_small_and_unknown_frames_are_skipped(rng):
+    from edge.head_motion import HeadSpeed
+
+    speed = HeadSpeed()
+    for i in range(300):  # 0.05 px of tracking noise on a 160 px face
+        speed.update(i / 30, rng.normal(0, 0.05), 160.0)
+    assert speed.speed_hps < 0.005
+    before = speed.speed_hps
+    assert speed.update(10.0, np.nan, 160.0) == before
+    assert speed.update(299 / 30, 50.0, 160.0) == before  # not a later frame
+    assert speed.update(10.0, 50.0, 160.0) > 0.2  # a jump of a third of the face
+    speed.reset()
+    assert speed.speed_hps == 0.0
+
+
 def head_bob_window(rng, *, br_bpm, random_px, fs=30.0, seconds=32.0):
     """Vertical face motion: a 1.5 px breathing bob plus four random head-motion lines."""
     t = np.arange(0.0, seconds, 1.0 / fs)

@@ -74,6 +74,42 @@ def test_stream_pulse_follows_the_echoed_signal():
     assert np.corrcoef(out, pulse[stream.final_count - 400 : stream.final_count])[0, 1] > 0.99
 
 
+def pos_overlap_add(rgb, window, hop):
+    """Numpy reference: POS (paper formula) per window, unit spread (not scaled by the
+    net's quality), Hann-tapered, summed."""
+    taper = np.hanning(window + 2)[1:-1]
+    out = np.zeros(len(rgb))
+    for start in range(0, len(rgb) - window + 1, hop):
+        cn = rgb[start : start + window] / rgb[start : start + window].mean(axis=0) - 1
+        s = cn @ np.array([[0, 1, -1], [-2, 1, 1]]).T
+        h = s[:, 0] + s[:, 0].std() / s[:, 1].std() * s[:, 1]
+        h -= h.mean()
+        out[start : start + window] += taper * h / h.std()
+    return out
+
+
+def streamed(rgb, *, blend_hps, head_speed_hps, window=32, hop=8):
+    stream = CnnPulseStream(EchoBackend(window=window, hop=hop), fs=30.0, keep_s=30.0,
+                            blend_hps=blend_hps)
+    for sample in rgb:
+        stream.head_speed_hps = head_speed_hps
+        stream.push(sample)
+    return stream, stream.final_pulse(stream.final_count)
+
+
+@pytest.mark.parametrize("speed, pos_share", [(0.0, 0.0), (0.01, 0.0), (0.0125, 0.25),
+                                             (0.02, 1.0), (0.5, 1.0)])
+def test_stream_blends_towards_pos_with_head_speed(rng, speed, pos_share):
+    rgb = np.array([150.0, 100.0, 80.0]) * (1 + 0.01 * rng.standard_normal((200, 3)))
+    net_only = streamed(rgb, blend_hps=None, head_speed_hps=speed)[1]
+    stream, out = streamed(rgb, blend_hps=(0.01, 0.02), head_speed_hps=speed)
+    pos = pos_overlap_add(rgb, 32, 8)[: len(out)]
+    assert stream.pos_weight == pytest.approx(pos_share)
+    np.testing.assert_allclose(out, (1 - pos_share) * net_only + pos_share * pos, atol=1e-9)
+    if pos_share == 1.0:  # and the net's pulse really is another signal
+        assert np.corrcoef(out, net_only)[0, 1] < 0.9
+
+
 def test_stream_refuses_a_frame_model_or_another_rate():
     with pytest.raises(ConfigError, match="temporal model"):
         CnnPulseStream(EchoBackend(kind="frame"), fs=30.0)
@@ -84,6 +120,18 @@ def test_stream_refuses_a_frame_model_or_another_rate():
 def test_model_path_must_name_a_model_file():
     with pytest.raises(ConfigError, match="model_path"):
         edge.RppgConfig(method="cnn", model_path="weights.pt")
+
+
+@pytest.mark.parametrize("blend", [(0.03, 0.01), (-0.1, 0.1), (0.01,), "fast", (0.0, 1e9)])
+def test_pos_blend_speeds_must_be_an_ordered_pair(blend):
+    with pytest.raises(ConfigError, match="cnn_pos_blend_hps"):
+        edge.RppgConfig(method="cnn", cnn_pos_blend_hps=blend)
+
+
+def test_pos_blend_speeds_read_from_a_dict_and_may_be_off():
+    config = edge.PipelineConfig.from_dict({"rppg": {"cnn_pos_blend_hps": [0.02, 0.04]}})
+    assert config.rppg.cnn_pos_blend_hps == (0.02, 0.04)
+    assert edge.RppgConfig(cnn_pos_blend_hps=None).cnn_pos_blend_hps is None
 
 
 def heart_rates(config, *, hr_bpm=78.0, seed=4):
@@ -109,6 +157,23 @@ def test_pipeline_with_the_shipped_models_finds_the_heart_rate(model):
     errors = heart_rates(config)
     assert errors.size >= 4
     assert np.mean(np.abs(errors)) <= 2.0
+
+
+@pytest.mark.parametrize("motion, pos_share", [("still", 0.0), ("strong", 1.0)])
+def test_pipeline_hands_the_pulse_to_pos_under_head_motion(motion, pos_share):
+    from firmware_sim.world import WorldConfig, make_clip
+
+    clip = make_clip(WorldConfig(width=320, height=240, duration_s=6.0, motion=motion,
+                                 seed=12))
+    config = edge.PipelineConfig().with_changes(rppg={"method": "cnn"},
+                                                vitals={"breathing": False})
+    shares = []
+    with edge.Pipeline(config) as pipe:
+        for frame, t in clip.frames():
+            pipe.push(frame, t)
+            if t > 3.0:
+                shares.append(pipe.stream.pos_weight)
+    assert np.mean(shares) == pytest.approx(pos_share, abs=0.1)
 
 
 def test_shipped_model_reads_a_slow_pulse_at_its_fundamental():
