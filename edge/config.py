@@ -148,7 +148,8 @@ class RppgConfig:
         For ``cnn``: sideways head speeds (face heights per second, RMS over about a
         projection window, `edge.head_motion.HeadSpeed`) between which each window's pulse is
         blended from the net's to POS's (below the first the net's alone, above the
-        second POS's alone); ``None`` keeps the net's at every speed. See `edge.cnn`.
+        second POS's alone); ``None`` keeps the net's at every speed (in a TOML file,
+        which has no None, ``[100, 100]`` does the same). See `edge.cnn`.
     """
 
     method: str = "pos"

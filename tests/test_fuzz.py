@@ -120,7 +120,8 @@ CONFIG_KEYS = {
     "roi": ["mode", "fixed_box", "detect_every_n_frames", "detect_width_px", "local_redetect",
             "box_smoothing", "skin_mask", "modee"],
     "rppg": ["method", "sample_rate_hz", "hr_window_s", "long_window_s", "min_window_s",
-             "band_bpm", "min_snr_db", "max_gap_s", "output_interval_s", "methd"],
+             "band_bpm", "min_snr_db", "max_gap_s", "output_interval_s", "cnn_pos_blend_hps",
+             "methd"],
     "kalman": ["enabled", "q", "r0", "gate", "reinit_after"],
     "rpgg": ["method"],
 }
@@ -135,6 +136,8 @@ CONFIGS = st.dictionaries(
 @FUZZ
 @example({"rppg": {"band_bpm": "ab"}})
 @example({"rppg": {"band_bpm": [60.0]}})
+@example({"rppg": {"cnn_pos_blend_hps": None}})
+@example({"rppg": {"cnn_pos_blend_hps": [0.02, 0.01]}})
 @given(CONFIGS)
 def test_fuzz_config_from_dict(data):
     try:
