@@ -37,7 +37,7 @@ from edge import kernels
 from edge.backends import InferenceBackend, load_backend
 from edge.config import RppgConfig
 from edge.errors import ConfigError
-from edge.rppg import TraceBuffers
+from edge.rppg import TraceBuffers, _project_window
 
 __all__ = ["DEFAULT_MODEL", "MOTION_SCALE", "CnnPulseStream", "default_model_path", "frame_inputs",
            "normalise_window"]
@@ -179,11 +179,10 @@ class CnnPulseStream(TraceBuffers):
         seg *= self.quality / sd if sd > 0.0 else 0.0
         self.pos_weight = w = self._pos_share()
         if w > 0.0:  # POS's share at unit spread: the net's quality is not POS's
-            kernels._normalise_window(rgb, self._cn)
-            kernels._pos_window(self._cn, self._s1, self._s2, self._pos)
-            sd = kernels._std(self._pos)
+            _project_window(kernels._pos_window, rgb, self._cn, self._s1, self._s2, self._pos)
+            self._pos *= w
             seg *= 1.0 - w
-            seg += self._pos * (w / sd if sd > 0.0 else 0.0)
+            seg += self._pos
         seg *= self._taper
         self.pulse[start : self.count] += seg
 

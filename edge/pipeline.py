@@ -240,9 +240,9 @@ class Pipeline:
                 row[1], row[2] = self.head_motion.update(frame, box)  # type: ignore[arg-type]
                 self._head_count += 1
                 work[7] = 1
-                speed = self.head_speed.update(t, row[1], box.height)  # type: ignore[union-attr]
                 if self._speed_to_stream:
-                    self.stream.head_speed_hps = speed  # type: ignore[union-attr]
+                    self.stream.head_speed_hps = self.head_speed.update(  # type: ignore[union-attr]
+                        t, row[1], box.height)  # type: ignore[union-attr]
         t4 = clock()
         reading = None
         if self._next_output_t is None:

@@ -157,16 +157,23 @@ class PulseStream(TraceBuffers):
         self.count = self.final_count = self.dropped = 0
 
     def _add_window(self, start: int) -> None:
-        kernels._normalise_window(self.rgb[start : self.count], self._cn)
-        self.method.kernel(self._cn, self._s1, self._s2, self._h)
-        self._normalise_segment()
+        _project_window(self.method.kernel, self.rgb[start : self.count], self._cn, self._s1,
+                        self._s2, self._h)
         kernels._overlap_add(self._h, self._taper, self.pulse[start : self.count])
 
-    def _normalise_segment(self) -> None:
-        # Scale each segment to unit spread so that no window dominates the sum.
-        sd = kernels._std(self._h)
-        if sd > 0.0:
-            self._h /= sd
+
+def _project_window(kernel: Callable[..., None], rgb: np.ndarray, cn: np.ndarray,
+                    s1: np.ndarray, s2: np.ndarray, h: np.ndarray) -> None:
+    """The pulse of one RGB window (n, 3) by a method's `kernel`, into `h` (n,).
+
+    Scaled to unit spread, so that no window dominates an overlap-added sum; `cn`, `s1`
+    and `s2` are the kernel's work buffers, reused from window to window.
+    """
+    kernels._normalise_window(rgb, cn)
+    kernel(cn, s1, s2, h)
+    sd = kernels._std(h)
+    if sd > 0.0:
+        h /= sd
 
 
 
