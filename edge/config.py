@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError
+from edge.rates import HR_BAND_HZ
 
 __all__ = ["METHOD_NAMES", "ROI_MODES", "KalmanConfig", "PipelineConfig", "RoiConfig",
            "RppgConfig", "VitalsConfig", "check_range"]
@@ -160,7 +161,7 @@ class RppgConfig:
     long_window_s: float = 20.0
     min_window_s: float = 6.0
     output_interval_s: float = 1.0
-    band_bpm: tuple[float, float] = (42.0, 210.0)
+    band_bpm: tuple[float, float] = (60.0 * HR_BAND_HZ[0], 60.0 * HR_BAND_HZ[1])
     min_snr_db: float = -1.0
     max_band_luma_fraction: float = 0.005
     max_gap_s: float = 1.0

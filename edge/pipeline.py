@@ -27,7 +27,7 @@ from edge.head_motion import HeadMotion, HeadSpeed
 from edge.heart_rate import HeartRateEstimator
 from edge.kalman import ScalarKalman
 from edge.pulse import analyze_pulse
-from edge.rates import power_spectrum, spectral_peak
+from edge.rates import HR_BAND_HZ, power_spectrum, spectral_peak
 from edge.roi import RoiSampler, RoiTracker
 from edge.rppg import PulseStream
 from edge.spo2 import (
@@ -56,8 +56,6 @@ SPO2_TRACKING = KalmanConfig(q=0.0005, r_min=10.0, r_max=100.0, max_gap_s=math.i
 """Kalman tuning of SpO2 (%): one 10 s window scatters by ~1 point, and readings 1 s
 apart share 90 % of their samples, so each counts for little (large R); desaturation
 is slow. Tuned on simulator clips: MAE 0.93 -> 0.73 points against q=0.002, R>=0.5."""
-HRV_BAND_HZ = (0.7, 3.5)
-"""Band of the waveforms whose beats give SDNN and RMSSD (42-210 bpm)."""
 SATURATION_SMOOTHING = 0.02
 """Per-frame weight of the newest saturated-pixel fraction in its running mean (~2 s)."""
 
@@ -440,14 +438,14 @@ def _hrv_of(rgb: np.ndarray, pulse: np.ndarray, *,
     POS's beat times jitter by tens of ms. The one with the higher spectral SNR gets
     the beat analysis (POS when motion dominates the green channel; one analysis, ~3 ms
     on x86, every ``hrv_interval_s``). Both are first limited to the heart band
-    (`HRV_BAND_HZ`): at camera rates the harmonics above it add more timing noise than
+    (`HR_BAND_HZ`): at camera rates the harmonics above it add more timing noise than
     shape (RMSSD 54 ms with them, 43 ms without, 40 ms true, on the tests' synthetic
     skin clip).
     """
     mean_green = rgb[:, 1].mean()
     candidates = [pulse] if mean_green <= 0.0 else [pulse, 1.0 - rgb[:, 1] / mean_green]
-    high_hz = min(HRV_BAND_HZ[1], 0.45 * fs)
-    waves = [bandpass(x, fs=fs, low_hz=HRV_BAND_HZ[0], high_hz=high_hz) for x in candidates]
+    high_hz = min(HR_BAND_HZ[1], 0.45 * fs)
+    waves = [bandpass(x, fs=fs, low_hz=HR_BAND_HZ[0], high_hz=high_hz) for x in candidates]
     best = analyze_pulse(max(waves, key=lambda x: _pulse_snr_db(x, fs)), fs=fs)
     if best.sdnn_ms is None:
         return None, None, 0.0, Status.LOW_QUALITY
@@ -457,7 +455,7 @@ def _hrv_of(rgb: np.ndarray, pulse: np.ndarray, *,
 def _pulse_snr_db(wave: np.ndarray, fs: float) -> float:
     """Spectral SNR of the heart-rate peak of a waveform (-inf without a peak)."""
     freq, power = power_spectrum(wave, fs)
-    peak = spectral_peak(freq, power, HRV_BAND_HZ)
+    peak = spectral_peak(freq, power, HR_BAND_HZ)
     return -math.inf if peak is None else peak.snr_db
 
 

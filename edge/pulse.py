@@ -23,12 +23,11 @@ import numpy as np
 from edge.breathing import BreathingEstimate, breathing_rate
 from edge.filters import bandpass
 from edge.kernels import _local_maxima
-from edge.rates import power_spectrum, quality_from_snr, spectral_peak
+from edge.rates import HR_BAND_HZ, power_spectrum, quality_from_snr, spectral_peak
 from edge.validate import valid_fs, valid_signal
 
 __all__ = ["PulseAnalysis", "analyze_pulse", "detect_beats"]
 
-HR_BAND_HZ = (0.7, 3.5)
 BEAT_BAND_HZ = (0.5, 5.0)
 IBI_RANGE_S = (60.0 / 210.0, 2.0)
 IBI_MEDIAN_TOLERANCE = 0.3

@@ -17,9 +17,11 @@ import numpy as np
 from edge.errors import InputError
 from edge.validate import valid_fs, valid_signal
 
-__all__ = ["SpectralPeak", "band_amplitude", "heart_rate", "power_spectrum", "quality_from_snr",
-           "spectral_peak"]
+__all__ = ["HR_BAND_HZ", "SpectralPeak", "band_amplitude", "heart_rate", "power_spectrum",
+           "quality_from_snr", "spectral_peak"]
 
+HR_BAND_HZ = (0.7, 3.5)
+"""The heart band in Hz (42-210 bpm): beat finding and waveform heart rates use it."""
 SNR_HALF_WIDTH_BPM = 6.0
 
 

@@ -23,7 +23,7 @@ from edge.backends import InferenceBackend, ModelInfo
 from edge.cnn import CnnPulseStream, frame_inputs
 from edge.config import RppgConfig
 from edge.heart_rate import HeartRateEstimator, snr_gate_db
-from edge.rates import power_spectrum, spectral_peak
+from edge.rates import HR_BAND_HZ, power_spectrum, spectral_peak
 from edge.rppg import PulseStream
 
 __all__ = ["StreamResult", "TorchBackend", "compare_streams", "frame_metrics", "parity",
@@ -145,7 +145,7 @@ def compare_streams(fp32: StreamResult, int8: StreamResult) -> dict[str, float]:
             "readings_compared": int(both.sum())}
 
 
-def _bandpass(x: np.ndarray, fs: float, band_hz: tuple[float, float] = (0.7, 3.5)) -> np.ndarray:
+def _bandpass(x: np.ndarray, fs: float, band_hz: tuple[float, float] = HR_BAND_HZ) -> np.ndarray:
     spectrum = np.fft.rfft(x - x.mean())
     freq = np.fft.rfftfreq(x.size, 1.0 / fs)
     spectrum[(freq < band_hz[0]) | (freq > band_hz[1])] = 0.0

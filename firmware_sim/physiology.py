@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ConfigError, InputError
+from edge.rates import HR_BAND_HZ
 
 __all__ = [
     "Breathing",
@@ -249,7 +250,7 @@ def ppg_beat_template(
     x = x[np.isfinite(x)]
     if x.size < 10 * fs_hz:
         raise InputError(f"PPG needs at least 10 s of samples; got {x.size / fs_hz:.1f} s")
-    coarse = _fft_bandpass(x, fs_hz, (0.7, 3.5))
+    coarse = _fft_bandpass(x, fs_hz, HR_BAND_HZ)
     shape = _fft_bandpass(x, fs_hz, (0.5, 8.0))
     peaks = _find_peaks(coarse, int(0.33 * fs_hz))
     half = max(1, int(0.12 * fs_hz))
