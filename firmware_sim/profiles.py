@@ -1,32 +1,25 @@
 """Device profiles: how much slower a Raspberry Pi runs each pipeline stage than the host.
 
 A profile is a TOML file (shipped: ``zero2w``, ``pi3bplus``, ``pi4``, ``pi5``, ``host``)
-with the board, its camera and capture queue, per-stage-class slowdown factors (device
-time / host time) with their sources, a jitter model, a thermal model and the budgets a
-replay is judged against. The simulator turns a measured host time into a device time
-with `DeviceProfile.device_time_s`, deterministically for a seeded ``numpy`` Generator::
-
-    profile = load_profile("pi4")
-    rng = np.random.default_rng(0)
-    t_dev = profile.device_time_s(pipe.stage_s[1], "track", rng, elapsed_s=12.0)
-
-Factors are priors from public benchmarks (docs: latency-sim §3) until replaced by
-``edge-vitals calibrate device`` (`firmware_sim.calibrate`) run on the real board.
+with the board, its camera, per-stage-class slowdown factors (device time / host time)
+and their sources, jitter and thermal models and the budgets a replay is judged against.
+`DeviceProfile.device_time_s` turns a host time into a device time, deterministically for
+a seeded ``numpy`` Generator. The shipped factors are priors from public benchmarks until
+``edge-vitals calibrate device`` (`firmware_sim.calibrate`) measures the real board.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import math
-import tomllib
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge import configio
+from edge.configio import check, check_bool, choice, did_you_mean, numbers
 from edge.errors import ConfigError
 
 __all__ = [
@@ -48,23 +41,9 @@ SHIPPED_PROFILES = ("zero2w", "pi3bplus", "pi4", "pi5", "host")
 QUEUE_POLICIES = ("latest", "v4l2")
 
 
-def _check_range(name: str, value: Any, low: float, high: float, *, integer: bool = False) -> None:
-    ok_type = int if integer else (int, float)
-    if (not isinstance(value, ok_type) or isinstance(value, bool) or not math.isfinite(value)
-            or not low <= value <= high):
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} must be {kind} in [{low:g}, {high:g}]; got {value!r}")
-
-
 def _check_str(name: str, value: Any) -> None:
     if not isinstance(value, str):
         raise ConfigError(f"{name} must be a string; got {value!r}")
-
-
-def _unknown(kind: str, value: str, known: tuple[str, ...] | list[str]) -> ConfigError:
-    hint = difflib.get_close_matches(str(value), list(known), n=1)
-    extra = f"; did you mean {hint[0]!r}?" if hint else ""
-    return ConfigError(f"unknown {kind} {value!r} (known: {', '.join(known)}){extra}")
 
 
 def _floats(obj: Any, names: tuple[str, ...]) -> None:
@@ -109,15 +88,12 @@ class CameraSpec:
     def __post_init__(self) -> None:
         _check_str("camera.model", self.model)
         _check_str("camera.notes", self.notes)
-        _check_range("camera.fps", self.fps, 1, 240)
-        _check_range("camera.width_px", self.width_px, 16, 8192, integer=True)
-        _check_range("camera.height_px", self.height_px, 16, 8192, integer=True)
-        _check_range("camera.buffer_count", self.buffer_count, 1, 64, integer=True)
-        if self.queue not in QUEUE_POLICIES:
-            raise _unknown("camera.queue", self.queue, QUEUE_POLICIES)
-        if not isinstance(self.mjpeg_decode_on_cpu, bool):
-            raise ConfigError(f"camera.mjpeg_decode_on_cpu must be true or false; "
-                              f"got {self.mjpeg_decode_on_cpu!r}")
+        check("camera.fps", self.fps, 1, 240)
+        check("camera.width_px", self.width_px, 16, 8192, integer=True)
+        check("camera.height_px", self.height_px, 16, 8192, integer=True)
+        check("camera.buffer_count", self.buffer_count, 1, 64, integer=True)
+        choice("camera.queue", self.queue, QUEUE_POLICIES)
+        check_bool("camera.mjpeg_decode_on_cpu", self.mjpeg_decode_on_cpu)
         _floats(self, ("fps",))
 
 
@@ -133,7 +109,7 @@ class StageFactors:
 
     def __post_init__(self) -> None:
         for name in STAGE_CLASS_NAMES:
-            _check_range(f"factors.{name}", getattr(self, name), 0.01, 10_000)
+            check(f"factors.{name}", getattr(self, name), 0.01, 10_000)
         _floats(self, STAGE_CLASS_NAMES)
 
 
@@ -173,15 +149,13 @@ class JitterSpec:
     os_noise_ms: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
-        _check_range("jitter.sigma", self.sigma, 0.0, 2.0)
-        _check_range("jitter.os_noise_probability", self.os_noise_probability, 0.0, 1.0)
-        pair = self.os_noise_ms
-        if (not isinstance(pair, tuple | list) or len(pair) != 2
-                or any(isinstance(v, bool) or not isinstance(v, int | float) for v in pair)
-                or not 0.0 <= pair[0] <= pair[1] <= 10_000.0):
+        check("jitter.sigma", self.sigma, 0.0, 2.0)
+        check("jitter.os_noise_probability", self.os_noise_probability, 0.0, 1.0)
+        low, high = numbers("jitter.os_noise_ms", self.os_noise_ms, 2, 0.0, 10_000.0)
+        if low > high:
             raise ConfigError(f"jitter.os_noise_ms must be [low, high] with "
-                              f"0 <= low <= high <= 10000; got {pair!r}")
-        object.__setattr__(self, "os_noise_ms", (float(pair[0]), float(pair[1])))
+                              f"0 <= low <= high <= 10000; got {self.os_noise_ms!r}")
+        object.__setattr__(self, "os_noise_ms", (low, high))
         _floats(self, ("sigma", "os_noise_probability"))
 
 
@@ -206,9 +180,9 @@ class ThermalSpec:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        _check_range("thermal.throttle_after_s", self.throttle_after_s, 0.0, 1e6)
+        check("thermal.throttle_after_s", self.throttle_after_s, 0.0, 1e6)
         if self.throttled_clock_ghz is not None:
-            _check_range("thermal.throttled_clock_ghz", self.throttled_clock_ghz, 0.05, 10.0)
+            check("thermal.throttled_clock_ghz", self.throttled_clock_ghz, 0.05, 10.0)
             _floats(self, ("throttled_clock_ghz",))
         _check_str("thermal.notes", self.notes)
         _floats(self, ("throttle_after_s",))
@@ -245,13 +219,13 @@ class BudgetSpec:
     def __post_init__(self) -> None:
         for name in ("frame_deadline_ms", "p99_frame_ms"):
             if getattr(self, name) is not None:
-                _check_range(f"budget.{name}", getattr(self, name), 0.1, 60_000)
+                check(f"budget.{name}", getattr(self, name), 0.1, 60_000)
                 _floats(self, (name,))
-        _check_range("budget.max_drop_fraction", self.max_drop_fraction, 0.0, 1.0)
-        _check_range("budget.max_deadline_miss_fraction", self.max_deadline_miss_fraction,
+        check("budget.max_drop_fraction", self.max_drop_fraction, 0.0, 1.0)
+        check("budget.max_deadline_miss_fraction", self.max_deadline_miss_fraction,
                      0.0, 1.0)
-        _check_range("budget.max_rss_mb", self.max_rss_mb, 1.0, 1e6)
-        _check_range("budget.max_time_to_first_hr_s", self.max_time_to_first_hr_s, 0.1, 3600)
+        check("budget.max_rss_mb", self.max_rss_mb, 1.0, 1e6)
+        check("budget.max_time_to_first_hr_s", self.max_time_to_first_hr_s, 0.1, 3600)
         _floats(self, ("max_drop_fraction", "max_deadline_miss_fraction", "max_rss_mb",
                        "max_time_to_first_hr_s"))
 
@@ -282,9 +256,9 @@ class DeviceProfile:
             raise ConfigError(f"name must be non-empty letters, digits, '-', '_' or '.'; "
                               f"got {self.name!r}")
         _check_str("description", self.description)
-        _check_range("cores", self.cores, 1, 1024, integer=True)
-        _check_range("clock_ghz", self.clock_ghz, 0.05, 10.0)
-        _check_range("memory_mb", self.memory_mb, 16, 10_000_000, integer=True)
+        check("cores", self.cores, 1, 1024, integer=True)
+        check("clock_ghz", self.clock_ghz, 0.05, 10.0)
+        check("memory_mb", self.memory_mb, 16, 10_000_000, integer=True)
         _floats(self, ("clock_ghz",))
         throttled = self.thermal.throttled_clock_ghz
         if throttled is not None and throttled > self.clock_ghz:
@@ -378,30 +352,20 @@ class DeviceProfile:
             if absent:
                 raise ConfigError(f"[factors] lacks {', '.join(absent)} (every stage class "
                                   f"needs a factor: {', '.join(STAGE_CLASS_NAMES)})")
-        return _from_dict(cls, data, prefix="")
+        return configio.from_dict(cls, data, what="device profile")
 
     @classmethod
     def from_toml(cls, path: str | Path) -> DeviceProfile:
         """Read a profile from a TOML file."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read device profile {path}: {exc.strerror}") from None
-        return _parse(text, str(path))
+        return _checked(configio.read_toml(path, what="device profile"), str(path))
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict, the inverse of `from_dict` (``None`` values are left out)."""
-        return _to_dict(self)
+        return configio.to_dict(self, skip_none=True)
 
     def to_toml(self) -> str:
         """TOML text that `from_toml` reads back to an equal profile."""
-        data = self.to_dict()
-        lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-        for key, table in data.items():
-            if isinstance(table, dict):
-                lines += ["", f"[{key}]"]
-                lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-        return "\n".join(lines) + "\n"
+        return configio.to_toml(self)
 
 
 def _stage_class(stage: str) -> str:
@@ -409,55 +373,12 @@ def _stage_class(stage: str) -> str:
         return stage
     if stage in STAGE_CLASSES:
         return STAGE_CLASSES[stage]
-    raise _unknown("stage or stage class", stage, STAGE_CLASS_NAMES + tuple(STAGE_CLASSES))
+    known = STAGE_CLASS_NAMES + tuple(STAGE_CLASSES)
+    raise ConfigError(f"unknown stage or stage class {stage!r} (known: {', '.join(known)})"
+                      f"{did_you_mean(stage, known)}")
 
 
-def _from_dict(cls: type, data: Any, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'profile'} must be a table; "
-                          f"got {type(data).__name__}")
-    known = [f.name for f in fields(cls)]
-    defaults = cls()
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            hint = difflib.get_close_matches(key, known, n=1)
-            extra = f"; did you mean '{prefix}{hint[0]}'?" if hint else ""
-            raise ConfigError(f"unknown device profile key '{prefix}{key}'{extra}")
-        default = getattr(defaults, key)
-        if is_dataclass(default):
-            kwargs[key] = _from_dict(type(default), value, prefix=f"{prefix}{key}.")
-        else:
-            kwargs[key] = tuple(value) if isinstance(value, list) else value
-    return cls(**kwargs)
-
-
-def _to_dict(obj: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if value is not None:
-            out[f.name] = _to_dict(value) if is_dataclass(value) else value
-    return out
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise ConfigError(f"cannot write {type(value).__name__} {value!r} to TOML")
-
-
-def _parse(text: str, source: str) -> DeviceProfile:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"device profile {source} is not valid TOML: {exc}") from None
+def _checked(data: dict[str, Any], source: str) -> DeviceProfile:
     try:
         return DeviceProfile.from_dict(data)
     except ConfigError as exc:
@@ -477,9 +398,9 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
     if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:
         return DeviceProfile.from_toml(name_or_path)
     if text not in SHIPPED_PROFILES:
-        hint = difflib.get_close_matches(text, SHIPPED_PROFILES, n=1)
-        extra = f"; did you mean {hint[0]!r}?" if hint else ""
         raise ConfigError(f"unknown device profile {text!r}: shipped profiles are "
-                          f"{', '.join(SHIPPED_PROFILES)}, or give a path to a .toml file{extra}")
+                          f"{', '.join(SHIPPED_PROFILES)}, or give a path to a .toml file"
+                          f"{did_you_mean(text, SHIPPED_PROFILES)}")
+    source = f"shipped profile {text}"
     resource = resources.files("firmware_sim").joinpath("profiles", f"{text}.toml")
-    return _parse(resource.read_text(encoding="utf-8"), f"shipped profile {text}")
+    return _checked(configio.parse_toml(resource.read_text(encoding="utf-8"), source), source)

@@ -1,8 +1,8 @@
 """Configuration of the world simulator: ``WorldConfig`` and its presets.
 
-Split from :mod:`firmware_sim.world` (which re-exports everything here) to keep modules small.
-Fields carry their units in their names; ``__post_init__`` raises ``ConfigError`` naming the
-field, the value and the allowed range; variants come from ``dataclasses.replace``.
+:mod:`firmware_sim.world` re-exports everything here. Fields carry their units in their
+names; ``__post_init__`` raises ``ConfigError`` naming the field, the value and the allowed
+range (checks from `edge.configio`); variants come from ``dataclasses.replace``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.configio import check, choice, did_you_mean, numbers
 from edge.errors import ConfigError
 
 __all__ = ["MOTION_PRESETS", "SKIN_TONES_RGB", "MotionPreset", "WorldConfig"]
@@ -89,26 +90,6 @@ _RANGES: dict[str, tuple[float, float]] = {
     "drop_rate": (0.0, 0.5),
     "seed": (0, 2**63 - 1),
 }
-
-
-def _check_number(name: str, value: object, lo: float, hi: float, *, integer: bool) -> None:
-    """Raise ConfigError unless ``value`` is a number (an int if ``integer``) in ``[lo, hi]``."""
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = isinstance(value, kinds) and not isinstance(value, bool)
-    if not ok or not lo <= value <= hi:  # also rejects NaN
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"WorldConfig.{name} must be {kind} in [{lo}, {hi}]; got {value!r}")
-
-
-def _check_triplet(name: str, value: object, lo: float, hi: float) -> tuple[float, float, float]:
-    """Return ``value`` as a 3-tuple of floats in ``[lo, hi]`` or raise ConfigError."""
-    try:
-        triplet = tuple(float(v) for v in value)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        triplet = ()
-    if len(triplet) != 3 or not all(lo <= v <= hi for v in triplet):
-        raise ConfigError(f"WorldConfig.{name} must be 3 numbers in [{lo}, {hi}]; got {value!r}")
-    return triplet  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -216,7 +197,7 @@ class WorldConfig:
         for name, (lo, hi) in _RANGES.items():
             value = getattr(self, name)
             if not (value is None and name in _OPTIONAL_FIELDS):
-                _check_number(name, value, lo, hi, integer=name in _INT_FIELDS)
+                check(f"WorldConfig.{name}", value, lo, hi, integer=name in _INT_FIELDS)
         if self.exposure_s is not None and self.exposure_s > 1.0 / self.fps:
             raise ConfigError(
                 f"WorldConfig.exposure_s must be <= 1 / fps = {1.0 / self.fps:.4g}; "
@@ -228,8 +209,8 @@ class WorldConfig:
                 f"got {self.jitter_s!r}"
             )
         try:
-            bursts = tuple((float(a), float(b)) for a, b in self.motion_bursts)
-        except (TypeError, ValueError):
+            bursts = tuple(numbers("", pair, 2) for pair in self.motion_bursts)
+        except (TypeError, ConfigError):  # the message below says what a burst is
             bursts = ((math.nan, math.nan),)
         if not all(a >= 0.0 and b > 0.0 for a, b in bursts):
             raise ConfigError(
@@ -237,28 +218,23 @@ class WorldConfig:
                 f"got {self.motion_bursts!r}"
             )
         object.__setattr__(self, "motion_bursts", bursts)
-        if self.motion not in MOTION_PRESETS:
-            raise ConfigError(
-                f"WorldConfig.motion must be one of {sorted(MOTION_PRESETS)}; got {self.motion!r}"
-            )
+        choice("WorldConfig.motion", self.motion, MOTION_PRESETS)
         if isinstance(self.skin_tone, str):
             if self.skin_tone not in SKIN_TONES_RGB:
                 raise ConfigError(
-                    f"WorldConfig.skin_tone must be one of {sorted(SKIN_TONES_RGB)} or 3 numbers "
-                    f"in [1, 255]; got {self.skin_tone!r}"
+                    f"WorldConfig.skin_tone must be one of {', '.join(SKIN_TONES_RGB)} or 3 "
+                    f"numbers in [1, 255]; got {self.skin_tone!r}"
+                    f"{did_you_mean(self.skin_tone, SKIN_TONES_RGB)}"
                 )
         else:
             object.__setattr__(
-                self, "skin_tone", _check_triplet("skin_tone", self.skin_tone, 1, 255)
+                self, "skin_tone", numbers("WorldConfig.skin_tone", self.skin_tone, 3, 1, 255)
             )
-        weights = _check_triplet("pulse_rgb_weights", self.pulse_rgb_weights, 0.0, 10.0)
+        weights = numbers("WorldConfig.pulse_rgb_weights", self.pulse_rgb_weights, 3, 0.0, 10.0)
         if weights[1] <= 0:
             raise ConfigError(f"WorldConfig.pulse_rgb_weights needs green > 0; got {weights!r}")
         object.__setattr__(self, "pulse_rgb_weights", weights)
-        try:
-            a, b = (float(v) for v in self.spo2_calibration)
-        except (TypeError, ValueError):
-            a = b = math.nan
+        a, b = numbers("WorldConfig.spo2_calibration", self.spo2_calibration, 2)
         if not (50.0 <= a <= 200.0 and 1.0 <= b <= 100.0):
             raise ConfigError(
                 f"WorldConfig.spo2_calibration must be (A in [50, 200], B in [1, 100]); "
