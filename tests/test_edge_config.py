@@ -62,3 +62,23 @@ def test_rppg_config_checks(kwargs):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         PipelineConfig().roi.mode = "full"
+
+
+def test_with_changes():
+    config = PipelineConfig().with_changes(roi={"mode": "full"}, rppg={"method": "chrom"})
+    assert (config.roi.mode, config.rppg.method) == ("full", "chrom")
+    assert config.kalman == PipelineConfig().kalman
+
+
+@pytest.mark.parametrize(
+    ("sections", "match"),
+    [
+        ({"rppg": {"methd": "chrom"}}, "key 'rppg.methd'; did you mean 'rppg.method'"),
+        ({"rpgg": {"method": "chrom"}}, "unknown config key 'rpgg'; did you mean 'rppg'"),
+        ({"roi": {"mode": "eyes"}}, "roi.mode must be one of"),
+        ({"roi": "full"}, "roi must be a dict of changes or a RoiConfig"),
+    ],
+)
+def test_with_changes_rejects_unknown_names_with_a_suggestion(sections, match):
+    with pytest.raises(ConfigError, match=match):
+        PipelineConfig().with_changes(**sections)

@@ -163,6 +163,13 @@ def test_unknown_shipped_name_suggests():
         load_profile("pi4").factor("trakc")
 
 
+@pytest.mark.parametrize(("typed", "meant"), [("pi3", "pi3bplus"), ("zero", "zero2w"),
+                                              ("p4", "pi4"), ("Pi5", "pi5")])
+def test_device_name_suggestions_prefer_names_that_start_alike(typed, meant):
+    with pytest.raises(ConfigError, match=f"did you mean '{meant}'"):
+        load_profile(typed)
+
+
 # -- the service-time model -----------------------------------------------------------
 def _draw(profile, seed, n=200, elapsed_s=0.0, stage="track"):
     rng = np.random.default_rng(seed)
