@@ -51,14 +51,14 @@ def _is_number(value: object, *, integer: bool = False) -> bool:
     return isinstance(value, kinds) and not isinstance(value, bool | np.bool_)
 
 
-def check(name: str, value: object, low: float, high: float, *, integer: bool = False,
+def check(name: str, value: Any, low: float, high: float, *, integer: bool = False,
           open_low: bool = False) -> None:
     """Raise `ConfigError` unless `value` is a number (an integer if `integer`; never a bool)
     in ``[low, high]`` (``(low, high]`` if `open_low`); NaN is never in range.
     """
-    ok = _is_number(value, integer=integer)
-    ok = ok and (low < value if open_low else low <= value) and value <= high  # type: ignore[operator]
-    if not ok:
+    in_range = _is_number(value, integer=integer) and (
+        (low < value if open_low else low <= value) and value <= high)
+    if not in_range:
         kind = "an integer" if integer else "a number"
         bracket = "(" if open_low else "["
         raise ConfigError(f"{name} must be {kind} in {bracket}{low}, {high}]; got {value!r}")
@@ -70,22 +70,21 @@ def check_bool(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be true or false; got {value!r}")
 
 
-def numbers(name: str, value: object, count: int, low: float = -math.inf,
+def numbers(name: str, value: Any, count: int, low: float = -math.inf,
             high: float = math.inf) -> tuple[float, ...]:
     """`value` (a list, tuple or array) as a tuple of `count` floats in ``[low, high]``.
 
     Elements must be finite numbers (not bools, not strings); `ConfigError` otherwise.
     """
-    items: tuple[object, ...] = ()
+    items: tuple[Any, ...] = ()
     if not isinstance(value, str | bytes | dict):
         with contextlib.suppress(TypeError):  # not iterable, or a 0-d array
-            items = tuple(value)  # type: ignore[arg-type]
+            items = tuple(value)
     if len(items) != count or not all(
-            _is_number(v) and math.isfinite(v) and low <= v <= high  # type: ignore[arg-type]
-            for v in items):
+            _is_number(v) and math.isfinite(v) and low <= v <= high for v in items):
         bounds = f" in [{low}, {high}]" if math.isfinite(low) or math.isfinite(high) else ""
         raise ConfigError(f"{name} must be {count} numbers{bounds}; got {value!r}")
-    return tuple(float(v) for v in items)  # type: ignore[arg-type]
+    return tuple(float(v) for v in items)
 
 
 def choice(name: str, value: object, choices: Iterable[str]) -> None:
@@ -111,7 +110,7 @@ def _check_keys(cls: type, data: object, *, prefix: str, what: str) -> None:
                               f"{did_you_mean(key, known, prefix=prefix)}")
 
 
-def from_dict(cls: type, data: object, *, what: str = "config", prefix: str = "") -> Any:
+def from_dict(cls: type, data: Any, *, what: str = "config", prefix: str = "") -> Any:
     """Build the dataclass `cls` from a dict as read from TOML; nested tables build the
     fields whose default is a dataclass, lists become tuples.
 
@@ -121,7 +120,7 @@ def from_dict(cls: type, data: object, *, what: str = "config", prefix: str = ""
     _check_keys(cls, data, prefix=prefix, what=what)
     defaults = cls()
     kwargs: dict[str, Any] = {}
-    for key, value in data.items():  # type: ignore[attr-defined]
+    for key, value in data.items():
         default = getattr(defaults, key)
         if is_dataclass(default):
             kwargs[key] = from_dict(type(default), value, what=what, prefix=f"{prefix}{key}.")

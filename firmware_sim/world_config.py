@@ -209,7 +209,7 @@ class WorldConfig:
                 f"got {self.jitter_s!r}"
             )
         try:
-            bursts = tuple(numbers("", pair, 2) for pair in self.motion_bursts)
+            bursts = tuple(numbers("WorldConfig.motion_bursts", p, 2) for p in self.motion_bursts)
         except (TypeError, ConfigError):  # the message below says what a burst is
             bursts = ((math.nan, math.nan),)
         if not all(a >= 0.0 and b > 0.0 for a, b in bursts):

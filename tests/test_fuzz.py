@@ -12,6 +12,7 @@ import json
 import math
 import os
 import tempfile
+import tomllib
 from pathlib import Path
 
 import hypothesis.extra.numpy as hnp
@@ -27,6 +28,7 @@ from edge.rates import heart_rate
 from edge.rppg import METHODS, extract_pulse
 from firmware_sim import metrics
 from firmware_sim.datasets import Recording
+from firmware_sim.profiles import DeviceProfile, load_profile
 
 EXAMPLES = int(os.environ.get("EDGE_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -145,6 +147,40 @@ def test_fuzz_config_from_dict(data):
     except VitalsError:
         return
     assert edge.PipelineConfig.from_dict(config.to_dict()) == config
+
+
+@FUZZ
+@example({"rppg": {"methd": "chrom"}})
+@given(CONFIGS)
+def test_fuzz_config_with_changes(sections):
+    try:
+        config = edge.PipelineConfig().with_changes(**sections)
+    except VitalsError:
+        return
+    assert config == edge.PipelineConfig.from_dict(sections)
+
+
+PROFILE_KEYS = {"camera": ["fps", "width_px", "queue", "buffer_count", "mjpeg_decode_on_cpu"],
+                "factors": ["numba", "cnn", "frame"], "jitter": ["sigma", "os_noise_ms"],
+                "thermal": ["throttled_clock_ghz", "notes"], "budget": ["frame_deadline_ms"],
+                "camrea": ["fps"]}
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(sorted(PROFILE_KEYS)), st.sampled_from(
+    sorted(PROFILE_KEYS)).flatmap(lambda section: st.dictionaries(
+        st.sampled_from(PROFILE_KEYS[section]), ANYTHING, max_size=3)), max_size=3),
+    st.one_of(NUMBERS, st.text(max_size=4)))
+def test_fuzz_device_profile(sections, cores):
+    profile = load_profile("pi4")
+    data = profile.to_dict() | {"cores": cores}
+    for name, changes in sections.items():
+        data[name] = data.get(name, {}) | changes
+    try:
+        changed = DeviceProfile.from_dict(data)
+    except VitalsError:
+        return
+    assert DeviceProfile.from_dict(tomllib.loads(changed.to_toml())) == changed
 
 
 @FUZZ
