@@ -1,12 +1,12 @@
 """Ahead-of-time compiled kernels: `edge.kernels` as a plain C extension, no numba at run time.
 
-Why: importing numba maps its LLVM (~115 MB resident before the first kernel runs), which
-is most of a run's memory and of its start-up time; a Pi Zero 2 W has 512 MB in all. So
-``edge-vitals warmup`` also compiles the kernels once with ``numba.pycc`` (it needs a C
-and C++ compiler and the Python headers: ``apt install g++ python3-dev`` on Pi OS) into an
-extension module named after a digest of ``edge/kernels.py``. When `edge.kernels` is
-imported it loads that module if one built from the same source is in the kernel cache,
-and numba is never imported; otherwise it compiles with numba's JIT as before.
+Why: importing numba maps its LLVM, which is most of a run's memory and of its start-up time
+(figures: the simulator's README, "Speed and memory"). So ``edge-vitals warmup`` also
+compiles the kernels once with ``numba.pycc`` (it needs a C and C++ compiler and the Python
+headers: ``apt install g++ python3-dev`` on Pi OS) into an extension module named after a
+digest of ``edge/kernels.py``. When `edge.kernels` is imported it loads that module if one
+built from the same source is in the kernel cache, and numba is never imported; otherwise it
+compiles with numba's JIT as before.
 
 ``EDGE_VITALS_KERNELS=jit`` (or ``NUMBA_DISABLE_JIT=1``) asks for the JIT kernels even
 when a compiled module is there; `edge.kernels.BACKEND` says which are in use. The kernel

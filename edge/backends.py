@@ -7,7 +7,7 @@ One interface for both::
     pulse, quality = backend.run()             # outputs in `backend.info.outputs` order
 
 Model constants (input shapes, sampling rate, window, hop, normalisation, output meaning)
-come from the model's metadata, the single schema `ModelInfo` that `export/` writes:
+come from the model's metadata, the single schema `ModelInfo` that the exporter writes:
 
 - ONNX: the JSON string under the ``edge_vitals`` key of the model's ``metadata_props``;
 - TFLite: the same JSON in the flatbuffer's ``metadata`` table under the same key, read
@@ -42,7 +42,7 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True, kw_only=True)
 class ModelInfo:
-    """What a model file says about itself; written by `export/`, read here.
+    """What a model file says about itself; written by the exporter, read here.
 
     Attributes
     ----------
@@ -201,7 +201,7 @@ def sidecar_path(path: Path) -> Path:
 def with_tflite_metadata(data: bytes, text: str | None) -> bytes:
     """A ``.tflite`` flatbuffer with its `METADATA_KEY` entry set to ``text`` (None: removed).
 
-    What `export/` uses to put a `ModelInfo` JSON inside the file; needs ``ai_edge_litert``
+    What the exporter uses to put a `ModelInfo` JSON inside the file; needs ``ai_edge_litert``
     (its schema module) and ``flatbuffers``. Other metadata entries are kept.
     """
     import flatbuffers

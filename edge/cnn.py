@@ -1,30 +1,20 @@
 """``--method cnn``: the pulse from a small 1-D CNN on the ROI-mean RGB trace.
 
-`CnnPulseStream` has the interface of `edge.rppg.PulseStream`, so the heart-rate
-estimator reads it unchanged. Every ``hop`` samples the newest ``window`` RGB samples are
-normalised (`normalise_window`), the net (``export.models.TemporalPulseNet``, run through
-`edge.backends`) maps them to a pulse segment and a quality, and the segment is tapered
-with a Hann window, scaled to unit spread times its quality, and overlap-added. Window,
-hop and sampling rate come from the model's metadata.
+`CnnPulseStream` has the interface of `edge.rppg.PulseStream`, so the heart-rate estimator
+reads it unchanged. Every ``hop`` samples the newest ``window`` RGB samples are normalised
+(`normalise_window`), the net (run through `edge.backends`) maps them to a pulse segment and a
+quality, and the segment is Hann-tapered, scaled to unit spread times its quality and
+overlap-added. Window, hop and sampling rate come from the model's metadata.
 
-Under head motion the window's pulse is blended towards POS's projection of the same
-window (`edge.kernels._pos_window`, unit spread like the net's), by the sideways head
-speed the pipeline measures (`edge.head_motion.HeadSpeed`, set as
-`CnnPulseStream.head_speed_hps` before each sample): the net's alone below
-``blend_hps[0]``, POS's alone above ``blend_hps[1]``, linear between
-(``rppg.cnn_pos_blend_hps``). The net is better than
-POS in the dark and level on still faces, but under moderate head motion its learned
-weights pick up the motion more than POS's fixed ones do: on 16 development clips it
-read 0.69 bpm MAE against POS's 0.62, and none of fourteen training changes closed that
-without losing the dark clips (#4). Blending at the measured speed keeps each where it
-is better: with the default speeds (0.01, 0.02), chosen from the speeds still and moving
-faces read (`HeadSpeed`), those clips read 0.62 (POS 0.62) and 16 others not used for the
-choice 0.56 (POS 0.55, the net alone 0.60); still and dark faces never reach 0.01, so
-their readings do not change. POS's share is not scaled by the net's quality, which is
-the net's estimate of its own pulse: scaled, POS alone through this stream read 0.66.
+Under head motion the net's learned colour weights pick up the motion more than POS's fixed
+ones, so each window is blended towards POS's pulse of the same window (unit spread, not
+scaled by the net's quality, which rates only the net's own pulse) by the sideways head speed
+(`edge.head_motion.HeadSpeed`, set as `CnnPulseStream.head_speed_hps` before each sample): the
+net's alone below ``blend_hps[0]``, POS's alone above ``blend_hps[1]``, linear between
+(``rppg.cnn_pos_blend_hps``). Still and dark faces stay below the first speed.
 
-The default model ships in ``edge/models/``; ``rppg.model_path`` selects another
-(``.onnx`` or ``.tflite``) exported with ``edge-vitals export``.
+The default model ships in ``edge/models/``; ``rppg.model_path`` selects another (``.onnx``
+or ``.tflite``) exported with ``edge-vitals export``.
 """
 
 from __future__ import annotations
@@ -54,9 +44,9 @@ def default_model_path(name: str = DEFAULT_MODEL) -> Path:
 def normalise_window(rgb: np.ndarray, out: np.ndarray) -> None:
     """The temporal net's input: relative colour changes, scaled to unit overall spread.
 
-    ``c = rgb / mean(rgb) - 1`` per channel (algorithms §1.1: removes skin tone and light
-    level), then divided by the standard deviation over all channels and samples (keeps
-    the ratios between channels, which carry the pulse's colour signature).
+    ``c = rgb / mean(rgb) - 1`` per channel (removes skin tone and light level), divided by
+    the standard deviation over all channels and samples (keeps the ratios between channels,
+    which carry the pulse's colour signature).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Butterworth band-pass design and zero-phase filtering, without SciPy at run time.
 
-SciPy would add ~40 MB of resident memory to the device process for two functions,
+SciPy would add much resident memory to the device process for two functions,
 so the design (analog prototype → band-pass transform → bilinear transform) is
 written here in numpy and the filtering loop is a numba kernel. The tests compare
 both against ``scipy.signal.butter`` / ``sosfilt`` / ``sosfiltfilt``.

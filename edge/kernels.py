@@ -1,18 +1,10 @@
-"""Private numba kernels. No validation here: the public wrappers in `edge.roi`,
-`edge.rppg`, `edge.filters`, `edge.beats` and `edge.head_motion` check input and pass
-contiguous arrays.
+"""Private numba kernels, unchecked: their callers (`edge.roi`, `edge.rppg`, `edge.filters`,
+`edge.pulse`, `edge.head_motion`, `edge.kalman`, `edge.cnn`) validate and pass contiguous arrays.
 
-Why numba and not numpy: each kernel is a single pass over its data with no
-temporaries (a numpy mean of a masked ROI makes three float copies of it, which is
-what costs on a Pi), and the per-sample streaming projections run at O(window) per
-sample without Python overhead. No ``fastmath`` (it changes NaN/inf behaviour) and no
-``parallel`` (ROIs are too small to pay for threads); see `tests/test_edge_kernels.py`
-for the numpy reference of every kernel.
-
-Each kernel declares the one signature it is called with. When ``edge-vitals warmup`` has
-compiled this file ahead of time (`edge.aot`), the names below are bound to that
-extension module's functions and numba is not imported; otherwise they are lazily
-compiled, cached ``njit`` functions. `BACKEND` says which.
+Numba, not numpy: one pass per kernel with no temporaries (a numpy masked ROI mean makes three
+float copies, which is what costs on a Pi). No ``fastmath`` (NaN/inf) and no ``parallel`` (ROIs
+are too small for threads). After ``edge-vitals warmup`` (`edge.aot`) the names are bound to the
+compiled module and numba is not imported; else they are cached lazy ``njit``s (`BACKEND`).
 """
 
 from pathlib import Path
@@ -21,14 +13,11 @@ import numpy as np
 
 from edge import aot
 
-SOURCE = Path(__file__).read_bytes()
-"""This file's bytes: the compiled module must have been built from exactly these."""
-SIGNATURES: dict[str, str] = {}
-"""Kernel name -> numba signature, for the ahead-of-time build."""
+SOURCE = Path(__file__).read_bytes()  # the compiled module must come from exactly these bytes
+SIGNATURES: dict[str, str] = {}  # kernel name -> numba signature, for the ahead-of-time build
 
 _COMPILED = aot.load(SOURCE) if aot.kernel_mode() == "auto" else None
-BACKEND = "aot" if _COMPILED is not None else "jit"
-"""``aot`` (the compiled module, no numba in the process) or ``jit`` (numba)."""
+BACKEND = "aot" if _COMPILED is not None else "jit"  # aot: the compiled module, no numba
 if _COMPILED is None:
     from numba import njit
 
@@ -45,14 +34,12 @@ def _kernel(signature: str):
     return bind
 
 
+# Every rPPG window kernel: (cn (l, 3), scratch s1 (l,), scratch s2 (l,), out h (l,)).
 _WINDOW = "void(float64[:, ::1], float64[::1], float64[::1], float64[::1])"
-"""Every rPPG window kernel: (cn (l, 3), scratch s1 (l,), scratch s2 (l,), out h (l,))."""
 _KALMAN = ("boolean(float64[::1], float64[:, ::1], float64, float64, float64, float64, boolean,"
            " float64, float64[::1], float64[:, ::1], float64[::1])")
 
-# Pixel gates shared by the ROI kernel (8-bit levels).
-SATURATED_LEVEL = 250
-DARK_LEVEL = 12
+SATURATED_LEVEL, DARK_LEVEL = 250, 12  # pixel gates of the ROI kernel, 8-bit levels
 # YCrCb skin box (Chai & Ngan, IEEE TCSVT 1999), on OpenCV's 8-bit YCrCb scale.
 CR_MIN, CR_MAX = 133.0, 173.0
 CB_MIN, CB_MAX = 77.0, 127.0
@@ -60,24 +47,14 @@ CB_MIN, CB_MAX = 77.0, 127.0
 
 @_kernel("void(uint8[:, :, ::1], int64[:, ::1], boolean, float64[:, ::1])")
 def _roi_sums(frame, boxes, skin_mask, out):  # pragma: no cover - compiled
-    """Sum R, G, B and count the usable pixels of each box in one pass.
-
-    frame : uint8 (H, W, 3) RGB; boxes : int64 (n, 4) as x0, y0, x1, y1 (exclusive);
-    out : float64 (n, 5) receives sum_r, sum_g, sum_b, count, saturated. A pixel is used
-    when no channel is saturated, not all are dark, and (if `skin_mask`) it is in the
-    skin box; `saturated` counts the pixels left out for a saturated channel.
+    """Per box (x0, y0, x1, y1 exclusive): out[i] = sum_r, sum_g, sum_b, count of the usable
+    pixels (none saturated, not all dark, skin if `skin_mask`), count of the saturated ones.
     """
     for i in range(boxes.shape[0]):
-        sr = 0.0
-        sg = 0.0
-        sb = 0.0
-        count = 0.0
-        saturated = 0.0
+        sr = sg = sb = count = saturated = 0.0
         for y in range(boxes[i, 1], boxes[i, 3]):
             for x in range(boxes[i, 0], boxes[i, 2]):
-                r = frame[y, x, 0]
-                g = frame[y, x, 1]
-                b = frame[y, x, 2]
+                r, g, b = frame[y, x, 0], frame[y, x, 1], frame[y, x, 2]
                 if r >= SATURATED_LEVEL or g >= SATURATED_LEVEL or b >= SATURATED_LEVEL:
                     saturated += 1.0
                     continue
@@ -93,11 +70,7 @@ def _roi_sums(frame, boxes, skin_mask, out):  # pragma: no cover - compiled
                 sg += g
                 sb += b
                 count += 1.0
-        out[i, 0] = sr
-        out[i, 1] = sg
-        out[i, 2] = sb
-        out[i, 3] = count
-        out[i, 4] = saturated
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4] = sr, sg, sb, count, saturated
 
 
 @_kernel("void(float64[:, ::1], float64[:, ::1])")
@@ -112,6 +85,18 @@ def _normalise_window(rgb, cn):  # pragma: no cover - compiled
         inv = 1.0 / m if m > 0.0 else 0.0
         for k in range(n):
             cn[k, c] = rgb[k, c] * inv - 1.0
+
+
+@_kernel("void(float64[::1])")
+def _center(h):  # pragma: no cover - compiled
+    """Subtract the mean of h from h, in place."""
+    n = h.shape[0]
+    m = 0.0
+    for k in range(n):
+        m += h[k]
+    m /= n
+    for k in range(n):
+        h[k] -= m
 
 
 @_kernel("float64(float64[::1])")
@@ -129,62 +114,44 @@ def _std(x):  # pragma: no cover - compiled
 
 @_kernel(_WINDOW)
 def _pos_window(cn, s1, s2, h):  # pragma: no cover - compiled
-    """POS (Wang et al. 2017): S = P·Cn with P = [[0, 1, -1], [-2, 1, 1]];
-    h = S1 + (σ(S1)/σ(S2))·S2, zero-mean.
-    """
+    """POS (Wang et al. 2017): S = [[0, 1, -1], [-2, 1, 1]]·Cn, h = S1 + σ(S1)/σ(S2)·S2."""
     n = cn.shape[0]
     for k in range(n):
         s1[k] = cn[k, 1] - cn[k, 2]
         s2[k] = -2.0 * cn[k, 0] + cn[k, 1] + cn[k, 2]
     sd2 = _std(s2)
     alpha = _std(s1) / sd2 if sd2 > 0.0 else 0.0
-    m = 0.0
     for k in range(n):
         h[k] = s1[k] + alpha * s2[k]
-        m += h[k]
-    m /= n
-    for k in range(n):
-        h[k] -= m
+    _center(h)
 
 
 @_kernel(_WINDOW)
 def _chrom_window(cn, s1, s2, h):  # pragma: no cover - compiled
-    """CHROM (de Haan & Jeanne 2013): X = 3Rn - 2Gn, Y = 1.5Rn + Gn - 1.5Bn,
-    h = X - (σ(X)/σ(Y))·Y, zero-mean (within-window mean removal, no band-pass).
-    """
+    """CHROM (de Haan & Jeanne 2013): h = X - σ(X)/σ(Y)·Y, X = 3R-2G, Y = 1.5R+G-1.5B."""
     n = cn.shape[0]
     for k in range(n):
         s1[k] = 3.0 * cn[k, 0] - 2.0 * cn[k, 1]
         s2[k] = 1.5 * cn[k, 0] + cn[k, 1] - 1.5 * cn[k, 2]
     sd2 = _std(s2)
     alpha = _std(s1) / sd2 if sd2 > 0.0 else 0.0
-    m = 0.0
     for k in range(n):
         h[k] = s1[k] - alpha * s2[k]
-        m += h[k]
-    m /= n
-    for k in range(n):
-        h[k] -= m
+    _center(h)
 
 
 @_kernel(_WINDOW)
 def _green_window(cn, s1, s2, h):  # pragma: no cover - compiled
     """GREEN (Verkruysse et al. 2008): h = -Gn (blood absorbs green), zero-mean."""
     n = cn.shape[0]
-    m = 0.0
     for k in range(n):
         h[k] = -cn[k, 1]
-        m += h[k]
-    m /= n
-    for k in range(n):
-        h[k] -= m
+    _center(h)
 
 
 @_kernel("void(float64[:, ::1], float64, float64[:, ::1])")
 def _covariance3(cn, offset, cov):  # pragma: no cover - compiled
-    """Cov = (Cn + offset)ᵀ·(Cn + offset) / l for the (l, 3) window; Cn is zero-mean,
-    so offset 0 gives the covariance and offset 1 the second moment of C / mean(C).
-    """
+    """(Cn + offset)ᵀ·(Cn + offset) / l: covariance (offset 0), 2nd moment of C/mean(C) (1)."""
     n = cn.shape[0]
     for i in range(3):
         for j in range(3):
@@ -198,22 +165,15 @@ def _covariance3(cn, offset, cov):  # pragma: no cover - compiled
 def _project_out(cn, u, h):  # pragma: no cover - compiled
     """H = G row of (I - u·uᵀ)·Cnᵀ, zero-mean; u is a unit 3-vector."""
     n = cn.shape[0]
-    m = 0.0
     for k in range(n):
         dot = u[0] * cn[k, 0] + u[1] * cn[k, 1] + u[2] * cn[k, 2]
         h[k] = cn[k, 1] - u[1] * dot
-        m += h[k]
-    m /= n
-    for k in range(n):
-        h[k] -= m
+    _center(h)
 
 
 @_kernel(_WINDOW)
 def _lgi_window(cn, s1, s2, h):  # pragma: no cover - compiled
-    """LGI (Pilz et al. 2018): project out the dominant direction u1 of the window
-    (first left-singular vector of the un-centred 3 x l window = top eigenvector of its
-    3x3 second-moment matrix, by power iteration) and keep G.
-    """
+    """LGI (Pilz et al. 2018): G with the top direction of (Cn + 1)'s 2nd moment taken out."""
     cov = np.empty((3, 3))
     _covariance3(cn, 1.0, cov)
     u = np.array([0.577350269, 0.577350269, 0.577350269])
@@ -231,10 +191,7 @@ def _lgi_window(cn, s1, s2, h):  # pragma: no cover - compiled
 
 @_kernel(_WINDOW)
 def _omit_window(cn, s1, s2, h):  # pragma: no cover - compiled
-    """OMIT (Álvarez Casado & Bordallo López 2023): q1 = first column of Q in the QR
-    decomposition of the 3 x l window, i.e. the unit direction of its first sample;
-    project it out and keep G. Uses the un-centred window (Cn + 1).
-    """
+    """OMIT (Álvarez Casado 2023): G with q1 of QR(Cn + 1), its first sample, taken out."""
     u = np.empty(3)
     for i in range(3):
         u[i] = cn[0, i] + 1.0
@@ -242,24 +199,16 @@ def _omit_window(cn, s1, s2, h):  # pragma: no cover - compiled
     for i in range(3):
         u[i] = u[i] / norm if norm > 0.0 else 0.0
     n = cn.shape[0]
-    m = 0.0
     for k in range(n):
-        c0 = cn[k, 0] + 1.0
-        c1 = cn[k, 1] + 1.0
-        c2 = cn[k, 2] + 1.0
+        c0, c1, c2 = cn[k, 0] + 1.0, cn[k, 1] + 1.0, cn[k, 2] + 1.0
         dot = u[0] * c0 + u[1] * c1 + u[2] * c2
         h[k] = c1 - u[1] * dot
-        m += h[k]
-    m /= n
-    for k in range(n):
-        h[k] -= m
+    _center(h)
 
 
 @_kernel(_WINDOW)
 def _pbv_window(cn, s1, s2, h):  # pragma: no cover - compiled
-    """PBV (de Haan & van Leest 2014): signature p = σ(Cn)/‖σ(Cn)‖,
-    w = (CnᵀCn)⁻¹·p, h = Cn·w / (pᵀ·w), zero-mean.
-    """
+    """PBV (de Haan & van Leest 2014): p = σ(Cn)/‖σ(Cn)‖, w = (CnᵀCn)⁻¹·p, h = Cn·w/(pᵀ·w)."""
     n = cn.shape[0]
     cov = np.empty((3, 3))
     _covariance3(cn, 0.0, cov)
@@ -268,8 +217,7 @@ def _pbv_window(cn, s1, s2, h):  # pragma: no cover - compiled
         p[i] = np.sqrt(max(cov[i, i], 0.0))
     pn = np.sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2])
     if pn == 0.0:
-        for k in range(n):
-            h[k] = 0.0
+        h[:] = 0.0
         return
     for i in range(3):
         p[i] /= pn
@@ -277,13 +225,9 @@ def _pbv_window(cn, s1, s2, h):  # pragma: no cover - compiled
     w = _solve3(cov, p)
     scale = p[0] * w[0] + p[1] * w[1] + p[2] * w[2]
     scale = 1.0 / scale if scale != 0.0 else 0.0
-    m = 0.0
     for k in range(n):
         h[k] = (cn[k, 0] * w[0] + cn[k, 1] * w[1] + cn[k, 2] * w[2]) * scale
-        m += h[k]
-    m /= n
-    for k in range(n):
-        h[k] -= m
+    _center(h)
 
 
 @_kernel("float64[::1](float64[:, ::1], float64[::1])")
@@ -318,18 +262,14 @@ def _overlap_add(h, taper, out):  # pragma: no cover - compiled
 
 @_kernel("void(float64[:, ::1], float64[::1], float64[::1])")
 def _sosfilt(sos, x, y):  # pragma: no cover - compiled
-    """Cascade of biquads, direct form II transposed, zero initial state.
-
-    sos : (n_sections, 6) rows b0 b1 b2 a0 a1 a2 with a0 == 1; x, y : (n,) float64.
-    """
+    """Biquad cascade, direct form II transposed, zero state; sos rows b0 b1 b2 1 a1 a2."""
     n = x.shape[0]
     for k in range(n):
         y[k] = x[k]
     for s in range(sos.shape[0]):
         b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
         a1, a2 = sos[s, 4], sos[s, 5]
-        z1 = 0.0
-        z2 = 0.0
+        z1 = z2 = 0.0
         for k in range(n):
             xk = y[k]
             yk = b0 * xk + z1
@@ -340,9 +280,7 @@ def _sosfilt(sos, x, y):  # pragma: no cover - compiled
 
 @_kernel("float64(uint8[:, :, ::1], int64, int64, int64, int64, float64[::1])")
 def _row_profile(frame, y0, y1, x0, x1, out):  # pragma: no cover - compiled
-    """Mean green of each row y0..y1 over columns x0..x1 into out, divided by their
-    mean; returns that mean (0 for an empty region, out then untouched).
-    """
+    """Mean green per row over x0..x1 into out, over their mean; returns it (0 if empty)."""
     n_rows, n_cols = y1 - y0, x1 - x0
     if n_rows <= 0 or n_cols <= 0:
         return 0.0
@@ -362,14 +300,11 @@ def _row_profile(frame, y0, y1, x0, x1, out):  # pragma: no cover - compiled
 
 @_kernel("float64(uint8[:, :, ::1], int64, int64, int64, int64, float64[::1])")
 def _column_profile(frame, y0, y1, x0, x1, out):  # pragma: no cover - compiled
-    """Mean green of each column x0..x1 over rows y0..y1 into out, divided by their
-    mean; returns that mean (0 for an empty region, out then untouched).
-    """
+    """Mean green per column over y0..y1 into out, over their mean; returns it (0 if empty)."""
     n_rows, n_cols = y1 - y0, x1 - x0
     if n_rows <= 0 or n_cols <= 0:
         return 0.0
-    for j in range(n_cols):
-        out[j] = 0.0
+    out[:n_cols] = 0.0
     for y in range(y0, y1):  # row by row: the frame's memory order
         for j in range(n_cols):
             out[j] += frame[y, x0 + j, 1]
@@ -386,16 +321,10 @@ def _column_profile(frame, y0, y1, x0, x1, out):  # pragma: no cover - compiled
 
 @_kernel("float64(float64[::1], float64[::1], float64[::1], float64, int64)")
 def _profile_shift(key, gradient, profile, shift, iterations):  # pragma: no cover - compiled
-    """1-D Lucas-Kanade: shift s with profile(y) ~ key(y - s), Gauss-Newton from `shift`.
-
-    key(y - s) and its gradient are linearly interpolated; rows whose source y - s
-    falls within 2 samples of either end are left out. Stops early on a step < 1e-3.
-    """
-    n = key.shape[0]
-    s = shift
+    """1-D Lucas-Kanade: s with profile(y) ~ key(y - s), by Gauss-Newton from `shift`."""
+    n, s = key.shape[0], shift
     for _ in range(iterations):
-        num = 0.0
-        den = 0.0
+        num = den = 0.0
         for i in range(n):
             q = i - s
             if q < 2.0 or q > n - 3.0:
@@ -437,63 +366,34 @@ def _local_maxima(x, out):  # pragma: no cover - compiled
 def _kalman_step(  # pragma: no cover - compiled
     x, P, dt, q, z, r, has_z, gate, x_prior, P_prior, stats  # noqa: N803 (P as in the literature)
 ):
-    """One step of the constant-velocity scalar-rate Kalman filter, in place.
-
-    Predict over `dt` seconds, then (if `has_z`) a gated update with the measurement `z`
-    of variance `r`; the numpy reference is `edge.kalman.predict` / `edge.kalman.update`.
-
-    x : float64 (2,) state [rate, d rate/dt], posterior on return;
-    P : float64 (2, 2) state covariance, posterior on return;
-    x_prior, P_prior : float64 (2,), (2, 2), receive the predicted state and covariance;
-    stats : float64 (3,) receives innovation y, its variance S and y²/S (NaN without z).
-    Returns True when the measurement passed the gate y²/S <= `gate` and was used.
+    """Constant-velocity Kalman step in place (reference: `edge.kalman.predict`, `update`):
+    predict x [rate, rate/s], P over `dt` s into x_prior, P_prior; if `has_z`, update with z
+    (variance r); stats = y, S, y²/S (NaN without z). True when y²/S <= `gate` and z was used.
     """
-    # Predict: x⁻ = F·x with F = [[1, dt], [0, 1]]
-    x0 = x[0] + dt * x[1]
-    x1 = x[1]
+    x0 = x[0] + dt * x[1]  # x⁻ = F·x, F = [[1, dt], [0, 1]]
     # P⁻ = F·P·Fᵀ + Q, Q = q·[[dt³/3, dt²/2], [dt²/2, dt]] (white-noise acceleration)
     p00 = P[0, 0] + dt * (P[0, 1] + P[1, 0]) + dt * dt * P[1, 1] + q * dt * dt * dt / 3.0
     p01 = P[0, 1] + dt * P[1, 1] + q * dt * dt / 2.0
     p10 = P[1, 0] + dt * P[1, 1] + q * dt * dt / 2.0
     p11 = P[1, 1] + q * dt
-    x_prior[0] = x0
-    x_prior[1] = x1
-    P_prior[0, 0] = p00
-    P_prior[0, 1] = p01
-    P_prior[1, 0] = p10
-    P_prior[1, 1] = p11
-    # Without a measurement (or when it is gated out) the posterior is the prior.
-    x[0] = x0
-    x[1] = x1
-    P[0, 0] = p00
-    P[0, 1] = p01
-    P[1, 0] = p10
-    P[1, 1] = p11
+    x_prior[0], x_prior[1] = x0, x[1]
+    P_prior[0, 0], P_prior[0, 1], P_prior[1, 0], P_prior[1, 1] = p00, p01, p10, p11
+    x[0] = x0  # the posterior is the prior without z or when z is gated out
+    P[0, 0], P[0, 1], P[1, 0], P[1, 1] = p00, p01, p10, p11
     if not has_z:
-        stats[0] = np.nan
-        stats[1] = np.nan
-        stats[2] = np.nan
+        stats[0] = stats[1] = stats[2] = np.nan
         return False
-    # Innovation y = z - H·x⁻ and its variance S = H·P⁻·Hᵀ + R, with H = [1, 0]
-    y = z - x0
-    s = p00 + r
-    stats[0] = y
-    stats[1] = s
-    stats[2] = y * y / s
+    y = z - x0  # innovation y = z - H·x⁻, H = [1, 0]
+    s = p00 + r  # its variance S = H·P⁻·Hᵀ + R
+    stats[0], stats[1], stats[2] = y, s, y * y / s
     if y * y > gate * s:
         return False
-    # Gain K = P⁻·Hᵀ / S; x = x⁻ + K·y
-    k0 = p00 / s
+    k0 = p00 / s  # gain K = P⁻·Hᵀ / S; x = x⁻ + K·y
     k1 = p10 / s
-    x[0] = x0 + k0 * y
-    x[1] = x1 + k1 * y
+    x[0], x[1] = x0 + k0 * y, x[1] + k1 * y
     # Joseph form P = A·P⁻·Aᵀ + K·R·Kᵀ with A = I - K·H = [[1 - k0, 0], [-k1, 1]]
-    m00 = (1.0 - k0) * p00  # M = A·P⁻
-    m01 = (1.0 - k0) * p01
-    m10 = p10 - k1 * p00
-    m11 = p11 - k1 * p01
-    P[0, 0] = m00 * (1.0 - k0) + k0 * k0 * r  # P = M·Aᵀ + K·R·Kᵀ
-    P[0, 1] = m01 - m00 * k1 + k0 * k1 * r
-    P[1, 0] = m10 * (1.0 - k0) + k1 * k0 * r
-    P[1, 1] = m11 - m10 * k1 + k1 * k1 * r
+    m00, m01 = (1.0 - k0) * p00, (1.0 - k0) * p01  # M = A·P⁻
+    m10, m11 = p10 - k1 * p00, p11 - k1 * p01
+    P[0, 0], P[0, 1] = m00 * (1.0 - k0) + k0 * k0 * r, m01 - m00 * k1 + k0 * k1 * r  # M·Aᵀ + KRKᵀ
+    P[1, 0], P[1, 1] = m10 * (1.0 - k0) + k1 * k0 * r, m11 - m10 * k1 + k1 * k1 * r
     return True

@@ -1,7 +1,7 @@
 """rPPG projection methods: from ROI-mean RGB traces to a blood-volume-pulse signal.
 
-Each method maps a short window of the RGB trace (normalised by its mean, algorithms
-§1.1) to a pulse segment; segments are overlap-added (Wang et al. 2017, "Algorithmic
+Each method maps a short window of the RGB trace (normalised by its mean) to a pulse
+segment; segments are overlap-added (Wang et al. 2017, "Algorithmic
 Principles of Remote PPG", IEEE TBME 64(7)). `PulseStream` does this sample by sample
 for the streaming pipeline; the functions `pos`, `chrom`, ... do it for a whole trace
 and are the same code (a loop over `PulseStream.push`).

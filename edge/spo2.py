@@ -1,49 +1,22 @@
-"""SpO2 from the skin's colour pulse: ratio of ratios and a calibration (algorithms §5).
+"""SpO2 from the skin's colour pulse: ratio of ratios and a calibration.
 
 Pulse oximetry compares how strongly blood volume modulates two wavelengths::
 
     R = (AC_red / DC_red) / (AC_blue / DC_blue),        SpO2 = A - B·R
 
-An RGB camera has no near-infrared channel, so red/blue stands in for red/IR, and A
-and B depend on the camera, the light and the skin: they must be fitted against a
-reference oximeter (`fit_calibration`, ``edge-vitals calibrate spo2``). The shipped
-`DEFAULT_CALIBRATION` is the textbook contact-oximeter line 110 - 25·R: readings made
-with it say ``spo2_calibrated = False`` and their quality is capped at
-`UNCALIBRATED_QUALITY_CAP`. No value comes out for a ratio outside the calibration's
-fitted range (no extrapolation) or when saturated pixels, motion or a weak pulse make
-the ratio untrustworthy.
+An RGB camera has no near-infrared channel, so red/blue stands in for red/IR, and A and B
+depend on the camera, the light and the skin: fit them against a reference oximeter
+(`fit_calibration`, ``edge-vitals calibrate spo2``). `DEFAULT_CALIBRATION` is the textbook
+contact-oximeter line 110 - 25·R; readings made with it say ``spo2_calibrated = False`` and
+their quality is capped at `UNCALIBRATED_QUALITY_CAP`. No value comes out for a ratio outside
+the calibration's range (no extrapolation) or when the ratio cannot be trusted.
 
-How `ratio_of_ratios` reads AC, and why:
-
-1. Along the pipeline's pulse ``p``: AC of a mean-normalised channel ``c`` is the real
-   part of its cross-spectrum with ``p`` summed over the heart rate ± 0.4 Hz, i.e. the
-   projection ``x = Σ_t c(t)·g(t)`` on a band-passed, tapered copy ``g`` of ``p``.
-   Noise independent of ``p`` averages out instead of inflating AC (as a standard
-   deviation would), and ``p``'s own scale multiplies both channels' AC alike.
-2. Taper: a linear trend is removed and a Tukey window (cosine edges over
-   `TAPER_FRACTION` of the window) keeps slow drift out of the band. A Hann window
-   would do that too, but AC then weighs the samples by Hann², which uses about half
-   of them (efficiency (Σw²)² / (n·Σw⁴) = 0.51): the ratio's scatter grew by ~1.3x.
-3. Noise floor: ``p`` is made from the same channels (POS), so each channel's sensor
-   noise is partly in ``p`` too and adds a constant to every cross-spectrum bin. The
-   mean of the bins above `NOISE_FROM_HZ` (no pulse there) is taken off the band's
-   sum, leaving out spectral lines (mains flicker aliased: 100 Hz at 30 fps lies at
-   10 Hz, 20-50x the noise power and the same in every channel).
-4. Ratio bias: AC_red and AC_blue are unbiased but noisy, and a ratio of noisy numbers
-   is biased, ``E[x/y] ≈ (μx/μy)·(1 + σy²/μy² − σxy/(μx·μy))`` (second order in the
-   noise). With white noise the covariance of ``(x, y)`` is the per-sample noise
-   covariance (from the same bins above `NOISE_FROM_HZ`) times ``Σ g²``, so the bias
-   is taken off (Tin's ratio estimator, J. Am. Stat. Assoc. 60, 1965). Windows whose AC
-   has a relative standard error above `MAX_RELATIVE_ERROR` give no ratio: the
-   correction is not valid there and the ratio is noise.
-
-What the estimator cannot see: non-pulsing pixels in the skin mean (partial skin,
-highlights) dilute AC/DC by a per-channel factor that depends on the skin and the
-scene (on the simulator's face, red/blue x0.98 for light and x1.02 for medium skin);
-a calibration absorbs it only for the skin it was fitted on.
-
-Calibration files are JSON (never pickle) with a format version; unknown keys are
-refused.
+`ratio_of_ratios` reads each channel's AC along the pipeline's pulse (its cross-spectrum with
+the pulse over the heart rate ± 0.4 Hz, so noise independent of the pulse averages out) on a
+detrended, Tukey-tapered window; it takes off the sensor-noise floor that the pulse shares
+with each channel (bins above `NOISE_FROM_HZ`, spectral lines left out) and the bias of a
+ratio of two noisy numbers (Tin, J. Am. Stat. Assoc. 60, 1965). Calibration files are JSON
+(never pickle) with a format version; unknown keys are refused.
 """
 
 from __future__ import annotations
@@ -176,7 +149,7 @@ DEFAULT_CALIBRATION = Spo2Calibration(
     b=25.0,
     ratio_range=(0.3, 1.6),
     calibrated=False,
-    source="textbook red/IR contact-oximeter line (algorithms §5.1), not fitted to any camera",
+    source="textbook red/IR contact-oximeter line, not fitted to any camera",
 )
 """Uncalibrated: readings say ``spo2_calibrated = False`` and carry a capped quality."""
 
@@ -225,10 +198,7 @@ def fit_calibration(
     recording : np.ndarray [shape=(n,)], optional
         Which recording each pair comes from (any labels); default: one recording.
         From `MIN_RECORDINGS_FOR_SE` recordings on, the fit's standard errors are the
-        jackknife over recordings (each left out in turn). A noisy camera needs more
-        recordings than a quiet one for the same precision: on the simulator's test
-        camera, B fitted on four 90 s desaturations scattered by 3 % (1 sd over the
-        495 sets of four out of twelve), with no bias (all twelve: +0.2 %).
+        jackknife over recordings (each left out in turn); a noisy camera needs more.
     """
     r = np.asarray(ratios, dtype=np.float64).ravel()
     s = np.asarray(spo2_pct, dtype=np.float64).ravel()

@@ -3,7 +3,7 @@
 Each clip comes from a random `WorldConfig` (heart rate 45-170 bpm with ramps, three skin
 tones and random ones, light 0.3-1.3, still to strong head motion, JPEG, flicker, camera
 rates 15-30 fps, jitter, drops; the pulse shape from a two-Gaussian beat or from the real
-PPG recordings in ``../shared/data/signals``). Seeds make every set reproducible; the
+PPG recordings kept beside the repository, `SIGNALS_DIR`). Seeds make every set reproducible; the
 training, validation and benchmark clips use disjoint seed ranges (benchmark: 100-399).
 
 - Traces (temporal net): frames go through the real `edge.Pipeline` front end (face

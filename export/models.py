@@ -2,7 +2,7 @@
 
 Both nets are built from 1x1 convolutions (Lin et al., "Network in Network", 2014; the
 Inception "reduce" layers; MobileNet's pointwise convs) around cheap spatial or temporal
-convolutions; costs follow algorithms.md §7.1 (params = K·C_in·C_out, MACs = params·L).
+convolutions; costs: params = K·C_in·C_out, MACs = params·L.
 
 - ``temporal_pulse``: a 1-D net on ROI-mean RGB traces, the model behind ``--method cnn``.
   Input ``rgb`` [shape=(1, 3, T)], the window normalised by `edge.cnn.normalise_window`;
@@ -137,34 +137,12 @@ class TemporalPulseNet(nn.Module):
     twice: ``2 * smooth - 1`` taps) keeps the weights slow next to the pulse; a second
     1x1 head, averaged over time, gives the quality logit.
 
-    The smoother is a triangle, not a box: the product ``w_c(t) s_c(t)`` puts the
-    weights' own spectrum around the pulse, and a box's sidelobes (-13 dB) let through
-    weight changes at about the heart rate, which gave a 2nd harmonic at low heart rates
-    (and most of the spread between training seeds); a triangle's are -26 dB. On the
-    validation clips (dark skin at 0.35 light, 640x480) the MAE went from 0.87-1.52 to
-    0.79-0.90 bpm over 10 seeds.
-
-    The detrended inputs and the POS channel bring POS's temporal normalisation into the
-    projection: ``c - movmean(c)`` is the linearised ``rgb / movmean(rgb) - 1`` of POS
-    (the window's input is already relative, `edge.cnn.normalise_window`), so slow
-    changes of level within the window (head motion, light) no longer reach the pulse
-    in proportion to the weights, and the POS channel gives the net POS's own answer to
-    weigh against its projection. Trained with windows from clips with moderate or
-    strong head motion drawn 3 times as often (`export.train.TrainConfig`) and run
-    through 1.6 s windows, 4 seeds against 8 nets without these parts (validation clips,
-    bpm MAE): moderate motion at 640x480 0.59 (0.58-0.60) against 0.60 (0.54-0.68); still
-    at 320x240 0.53 against 0.53; dark skin at 0.35 light, 640x480, 0.86 at 54 % coverage
-    against 0.83 at 52 %.
-
-    The net does not filter the pulse in time. A first version did (its pulse head
-    read the filtered features): trained on 3.2 s windows it became a band-pass peaking
-    at 1.5-2.5 Hz (gain 1.5 at 0.75 Hz, 14 at 1.5 Hz, on clean sines) whose ReLUs also
-    made a 2nd harmonic of their own, so below ~60 bpm the harmonic won the heart-rate
-    spectrum (a 45 bpm clip read as 90). A projection leaves the pulse's spectrum as
-    the camera recorded it and the frequency to the 10 s spectral estimator, which
-    sees far more cycles than a window does. (Subtracting a 49-sample moving mean is a
-    mild high-pass of its own, away from the window's ends: gain 0.42 at 20 bpm, 0.98
-    at 36 bpm, at most 1.22 near 53 bpm and within 0.87-1.09 from 75 to 180 bpm.)
+    A triangle, not a box, smooths the weights: a box's -13 dB sidelobes let weight changes
+    at about the heart rate through (a 2nd harmonic at low rates). The detrended inputs and
+    the POS channel bring POS's temporal normalisation into the projection, so slow level
+    changes within the window do not reach the pulse in proportion to the weights. The net
+    does not filter the pulse in time: a filtering net learns a band-pass whose harmonic wins
+    at low heart rates; a projection leaves the frequency to the 10 s spectral estimator.
     """
 
     def __init__(self, *, channels: int = 16, reduced: int = 8, kernel: int = 5,
@@ -257,15 +235,11 @@ class FramePulseNet(nn.Module):
     def center_(self, motion: torch.Tensor, appearance: torch.Tensor) -> FramePulseNet:
         """Fold the mean of the last features into the biases, so int8 keeps the pulse.
 
-        The pulse reaches the head as a tiny modulation of the pooled features: on the
-        validation crops each of the 24 pooled channels varies by 1e-4 to 6e-4 around a
-        constant offset of up to ±0.27, and the output by 3e-4 around 0.19 (the Pearson
-        loss leaves offsets free). A per-tensor int8 range must span the offsets, so its
-        step (2e-3, 7e-4) is larger than the signal: int8 vs fp32 r 0.77. Subtracting
-        each channel's mean (over `motion`, `appearance`: training frames) from the last
-        projection's bias and adding it back through the head is exact; the head's bias
-        then also drops the output's mean, so ``pulse_diff`` is zero-mean (its offset
-        was arbitrary). Returns the model.
+        The pulse reaches the head as a tiny modulation of pooled features that sit at large
+        constant offsets (the Pearson loss leaves offsets free), so a per-tensor int8 step
+        would be larger than the signal. Subtracting each channel's mean (over `motion`,
+        `appearance`: training frames) from the last projection's bias and adding it back
+        through the head is exact in fp32; ``pulse_diff`` becomes zero-mean. Returns the model.
         """
         acts: list[torch.Tensor] = []
         hook = self.motion3.project.register_forward_hook(lambda _m, _a, out: acts.append(out))
@@ -297,26 +271,13 @@ class ModelSpec:
 WINDOW = 48
 """Samples per window of the temporal net at run time (1.6 s at 30 Hz; the export's input).
 
-The runtime (`edge.cnn.CnnPulseStream`) scales each window's pulse to unit spread before
-the overlap-add, as POS does with its 1.6 s windows, so the window length is also the
-time scale of that gain control: a window where head motion leaks into the pulse is
-scaled down as a whole, and with 3.2 s windows each such window covers twice as many
-samples. POS itself run through 3.2 s windows of this runtime lost as much as the net
-did (moderate motion at 640x480: 0.58 -> 0.69 bpm MAE, still 0.61 -> 0.73), so the
-window, not the net, made most of the gap. The same 5 nets (seeds) read through 1.6 s
-windows of the validation clips: moderate motion 0.77 -> 0.60 bpm (POS 0.58), still
-0.63 -> 0.53 (POS 0.61), dim 0.86 -> 0.84 at 51 % coverage instead of 56 % (POS 0.92 at
-25 %), at half the multiply-accumulates per run. The net is fully convolutional and is
-trained on longer windows (`TRAIN_WINDOW`).
+The runtime scales each window's pulse to unit spread before the overlap-add, as POS does
+with its 1.6 s windows, so the window is also the time scale of that gain control. The net
+is fully convolutional and is trained on longer windows (`TRAIN_WINDOW`).
 """
 TRAIN_WINDOW = 96
-"""Samples per training window (3.2 s at 30 Hz).
-
-Longer than `WINDOW`: the band-limited Pearson loss needs a few cycles of the pulse
-(48 samples hold one cycle at 38 bpm, and their FFT bins are 0.625 Hz apart). Nets
-trained on 48-sample windows read the validation clips no better and covered fewer of
-the dim ones (40-44 % instead of 48-56 %).
-"""
+"""Samples per training window (3.2 s at 30 Hz): the band-limited Pearson loss needs a few
+cycles of the pulse (48 samples hold one cycle at 38 bpm)."""
 
 MODELS: dict[str, ModelSpec] = {
     "temporal_pulse": ModelSpec(TemporalPulseNet, {"rgb": (1, 3, WINDOW)},

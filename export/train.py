@@ -53,10 +53,7 @@ class TrainConfig:
     """Frames per training sequence (frame net)."""
     motion_oversample: float = 3.0
     """Temporal net: windows from clips with moderate or strong head motion (96 of the 240
-    training clips) are drawn this many times as often (`clip_weights`). Validation, 4
-    seeds each, run through 1.6 s windows, against 1 (no oversampling): moderate motion
-    at 640x480 0.59 bpm MAE instead of 0.61, another set of motion clips 1.19 instead of
-    2.70, still and dim unchanged (0.53; 0.86)."""
+    training clips) are drawn this many times as often (`clip_weights`)."""
     threads: int = 1
 
 

@@ -1,4 +1,4 @@
-"""Heart-rate evaluation metrics (algorithms §6), as plain functions of estimate and reference.
+"""Heart-rate evaluation metrics, as plain functions of estimate and reference.
 
 Estimates and references are arrays of the same shape, one value per window or video;
 ``NaN`` in `estimate` means "no reading" (it lowers the coverage and is left out of the

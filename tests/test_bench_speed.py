@@ -61,8 +61,23 @@ def test_child_scripts_compile(name):
     compile(getattr(speed, name), name, "exec")
 
 
-def test_cold_start_script_prints_the_marker():
-    assert repr(MARKER) in speed.COLD_START_SCRIPT
+def test_cold_start_script_prints_the_marker(tmp_path, rng):
+    """The child really runs up to the first push and prints a breakdown `parse_marker` reads."""
+    import subprocess
+    import sys
+
+    from videos import write_video
+
+    frames = rng.integers(60, 200, size=(3, 48, 64, 3), dtype=np.uint8)
+    clip = write_video(tmp_path / "clip.avi", frames)
+    done = subprocess.run([sys.executable, "-c", speed.COLD_START_SCRIPT, str(clip)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    marked = [parse_marker(line) for line in done.stdout.splitlines() if line.startswith(MARKER)]
+    assert len(marked) == 1
+    steps = ("import_s", "open_s", "pipeline_init_s", "warmup_s", "decode_s", "push_s")
+    assert all(marked[0][k] >= 0.0 for k in steps)
+    assert marked[0]["in_process_s"] == pytest.approx(sum(marked[0][k] for k in steps))
 
 
 def test_parse_cli_summary_matches_the_cli_output(capsys):

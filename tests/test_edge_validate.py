@@ -5,10 +5,12 @@ from edge.errors import InputError, VitalsError
 from edge.validate import valid_frame, valid_fs, valid_signal, valid_timestamp
 
 
-def test_valid_frame_accepts_rgb_uint8_and_makes_it_contiguous():
-    frame = np.zeros((20, 30, 3), dtype=np.uint8)[:, ::-1]
+def test_valid_frame_accepts_rgb_uint8_and_makes_it_contiguous(rng):
+    frame = rng.integers(0, 256, size=(20, 30, 3), dtype=np.uint8)[:, ::-1]
+    assert not frame.flags.c_contiguous
     out = valid_frame(frame)
-    assert out.flags.c_contiguous and out.shape == (20, 30, 3)
+    assert out.flags.c_contiguous and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, frame)  # the same pixels, in the same channel order
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Heart rate on the real skin-crop dev set (``../shared/data/real-skin-dev``).
+"""Heart rate on the real skin-crop dev set (``real-skin-dev``, kept beside the repository).
 
 Each subject has three time-aligned skin crops (forehead, left cheek, right cheek).
 The pipeline runs with ``roi.mode = "full"`` on the forehead alone and on the three
@@ -30,7 +30,7 @@ PRIOR_BPM = 72.0
 
 
 def default_data_dir() -> Path:
-    """``../shared/data/real-skin-dev`` beside the repository."""
+    """The ``real-skin-dev`` folder of the data directory beside the repository."""
     return Path(__file__).resolve().parents[3] / "shared" / "data" / "real-skin-dev"
 
 
