@@ -194,17 +194,19 @@ def ensure_clip(cache_dir: Path) -> Path:
 
 def time_pipeline(frames: list[np.ndarray], times_s: list[float]) -> dict[str, object]:
     """Time `Pipeline.push` per frame after `Pipeline.warmup`; summaries in ms."""
-    from edge.pipeline import STAGES, Pipeline
+    from edge.pipeline import Pipeline
+    from edge.probe import STAGES, RecordingProbe
 
     per_frame_s = np.empty(len(frames))
     stages_s = np.empty((len(frames), len(STAGES)))
     clock = time.perf_counter
-    with Pipeline() as pipe:  # __enter__ warms up
+    probe = RecordingProbe()
+    with Pipeline(probe=probe) as pipe:  # __enter__ warms up
         for i, (frame, timestamp_s) in enumerate(zip(frames, times_s, strict=True)):
             t0 = clock()
             pipe.push(frame, timestamp_s)
             per_frame_s[i] = clock() - t0
-            stages_s[i] = pipe.stage_s
+            stages_s[i] = [probe.stage_s[name] for name in STAGES]
     return {**summarize_ms(per_frame_s),
             "stage_median_ms": dict(zip(STAGES, 1000.0 * np.median(stages_s, 0), strict=True)),
             "stage_mean_ms": dict(zip(STAGES, 1000.0 * stages_s.mean(0), strict=True))}
