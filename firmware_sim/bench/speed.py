@@ -4,21 +4,10 @@ Usage::
 
     python -m firmware_sim.bench.speed [--cache-dir .bench/clips] [--no-peers] [--json out.json]
 
-One 60 s 640x480 30 fps MJPG clip from the world simulator (cached) is used for everything:
-
-1. pipeline cost per frame, decode excluded (frames decoded first), in this process on core 0;
-2. end-to-end ``edge-vitals run CLIP --json`` under ``taskset -c 0``: wall time from spawn to
-   exit (interpreter start, imports and the kernels' load included) and peak RSS from
-   ``os.wait4``, both taken by a small probe process (see `spawn_measured`); each decode scale
-   is run twice and the better run reported; with the kernels compiled ahead of time
-   (`edge.aot`, built by ``edge-vitals warmup``) when they are, and once more with
-   ``EDGE_VITALS_KERNELS=jit`` (numba);
-3. cold start to the first processed frame (kernels compiled or numba cache warm), in a
-   child process;
-4. the peers of `firmware_sim.bench.peers` on the same clip (run by that module's command in
-   a fresh interpreter, for the same RSS reason), and our frames/s ratio to theirs.
-
-Progress goes to stderr; the report (Markdown) to stdout.
+On one cached 60 s 640x480 30 fps MJPG world-simulator clip: the pipeline's cost per frame
+(decode excluded) per stage; end-to-end ``edge-vitals run`` wall time and peak RSS on one
+core (with ahead-of-time kernels and with numba); cold start to the first frame; and the
+peers of `firmware_sim.bench.peers` on the same clip. Progress to stderr, Markdown to stdout.
 """
 
 from __future__ import annotations
