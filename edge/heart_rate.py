@@ -1,23 +1,12 @@
 """Heart rate from the streaming pulse: spectral peak, soft tracking, adaptive window.
 
-Every output interval the newest ``hr_window_s`` of final pulse samples go through
-`edge.rates` (Hann periodogram, parabolic peak, SNR). The previous rate, if recent,
-weights the peaks with a Gaussian whose spread grows with its age, so a motion peak
-does not pull the estimate away; when the global peak has been clearly stronger (3 dB)
-for `RELOCK_TICKS` readings in a row, the estimate re-locks onto it. When the SNR is
-below the gate, the estimate is tried once more on ``long_window_s`` (longer windows
-average more noise away, at the price of a slower response), and kept only if it agrees
-with the short window's own best peak; if that fails too, there is no heart rate
-(``low_quality``). The SNR's signal bands are ±1/window wide (the
-window's true resolution) and the gate follows the window length (`snr_gate_db`).
-
-A motion gate comes first: the pulse modulates the skin's brightness by about 0.05-0.3 %;
-when the brightness of the ROI (sum of R, G, B over its mean) swings by more than
-``max_band_luma_fraction`` (0.5 %) at some frequency inside the heart-rate band, head
-motion or changing light dominates the window, and the projection cannot be trusted to
-have removed it: no heart rate (``low_quality``) rather than the motion's rate. On the
-simulator, still and moderately moving heads stay under 0.12 %, strong in-band motion
-reaches 0.9-2.6 %.
+`HeartRateEstimator` reads the newest ``hr_window_s`` of the pulse: a motion gate on the
+ROI brightness first (motion or changing light dominating the band means no rate), then
+the Hann periodogram's peak, weighted towards the previous rate (re-locking onto a
+clearly stronger peak after `RELOCK_TICKS` readings), with an SNR gate that follows the
+window; below the gate it retries on ``long_window_s`` and keeps that only if it agrees
+with the short window. `HeartRateTracker` smooths the estimates with a Kalman filter and
+predicts the rate now from the rate of the window's middle.
 """
 
 from __future__ import annotations
@@ -27,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.config import RppgConfig
+from edge.config import KalmanConfig, RppgConfig
+from edge.kalman import ScalarKalman
 from edge.rates import (
     SpectralPeak,
     band_amplitude,
@@ -37,7 +27,7 @@ from edge.rates import (
 )
 from edge.rppg import PulseStream
 
-__all__ = ["HeartRateEstimate", "HeartRateEstimator", "snr_gate_db"]
+__all__ = ["HeartRateEstimate", "HeartRateEstimator", "HeartRateTracker", "snr_gate_db"]
 
 PRIOR_SD_BPM = 12.0
 """Spread of the soft tracking window around the previous rate, per second of its age."""
@@ -48,8 +38,7 @@ RELOCK_DISTANCE_BPM = 6.0
 REFERENCE_WINDOW_S = 10.0
 EDGE_MARGIN_DB = 3.0
 """Extra SNR a peak within one bin of the band's ends needs: slow light drift and sway
-leak into the lowest bins and can form a weak peak there (45 bpm read for 78 bpm on a
-small simulator clip, at qualities 0.01-0.23, before this margin)."""
+leak into the lowest bins and can form a weak peak there."""
 RETRY_AGREEMENT_BPM = 6.0
 """The long-window retry must land within this of the short window's (sub-gate) peak,
 one bin of a 10 s window; a 20 s window of noise can otherwise hold a spurious peak."""
@@ -69,8 +58,7 @@ def snr_gate_db(min_snr_db: float, window_s: float) -> float:
     """The SNR gate for a window: `min_snr_db` holds at 10 s and moves by -3 dB per doubling.
 
     With signal bands of ±1/window_s, the SNR that pure noise reaches falls by 3 dB each
-    time the window doubles (twice as many bins share the band); measured 99th
-    percentiles on POS of white-noise traces: +1.5, -1.6 and -4.6 dB at 6, 10 and 20 s.
+    time the window doubles (twice as many bins share the band).
     """
     return min_snr_db - 10.0 * math.log10(window_s / REFERENCE_WINDOW_S)
 
@@ -153,3 +141,50 @@ class HeartRateEstimator:
         else:
             self._disagree = 0
         return tracked
+
+
+class HeartRateTracker:
+    """Kalman-tracked heart rate, reported for the time of the reading.
+
+    A spectral estimate describes the middle of its window, ``window_s / 2`` before `t`
+    (plus the projection's latency): the tracker takes it at that time and reports its
+    prediction for `t`, the rate plus the slope times that delay, so that a ramp is not
+    reported seconds late. The slope is shrunk by how well it is known,
+    ``s²/(s² + var(s))``, so that a slope lost in its own noise is not multiplied by the
+    delay. A missing estimate only advances the tracker, and an estimate the innovation
+    gate rejects gives ``None`` too, until repeated rejections re-initialise the tracker.
+
+    Parameters
+    ----------
+    config : KalmanConfig
+        The tracker's tuning.
+    projection_window_s : float
+        Latency of the pulse projection, added to the half window.
+    """
+
+    def __init__(self, config: KalmanConfig, *, projection_window_s: float):
+        self.kalman = ScalarKalman(config)
+        self.projection_window_s = projection_window_s
+
+    def reset(self) -> None:
+        """Forget the rate."""
+        self.kalman.reset()
+
+    def update(self, t: float, rate_bpm: float | None, *, snr_db: float,
+               window_s: float) -> float | None:
+        """The tracked rate at `t` given the estimate of the window ending at `t`, or ``None``."""
+        kalman = self.kalman
+        measured_t = t - 0.5 * window_s - self.projection_window_s
+        if kalman.t_s is not None:
+            measured_t = max(measured_t, kalman.t_s)
+        if rate_bpm is None:
+            kalman.update(measured_t, None)
+            return None
+        tracked = kalman.update(measured_t, rate_bpm, snr_db=snr_db)
+        if tracked is None or not (tracked.accepted or tracked.reinitialised):
+            return None
+        slope = tracked.rate_per_s
+        slope_var = kalman.P[1, 1]
+        if slope * slope + slope_var > 0.0:
+            slope *= slope * slope / (slope * slope + slope_var)
+        return tracked.rate + slope * (t - measured_t)

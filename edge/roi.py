@@ -1,11 +1,9 @@
 """Where the skin is: face detection and tracking, and the skin sub-ROIs.
 
-Face detection (OpenCV's Haar cascade ``alt2`` after CLAHE contrast equalisation,
-shipped in the opencv-python wheels < 5) costs
-tens of milliseconds, so it runs on a downscaled grey image every
-``detect_every_n_frames`` frames, or at once when the face is lost; between detections
-the smoothed box is reused. The forehead and both cheeks are cut from the box with
-fixed proportions and averaged in one numba pass (`edge.kernels._roi_sums`).
+Face detection (OpenCV's Haar cascade after CLAHE) costs tens of milliseconds, so it runs
+on a downscaled grey image every ``detect_every_n_frames`` frames, or at once when the
+face is lost; between detections the box is reused. The skin sub-ROIs are cut from the
+box with fixed proportions and averaged in one numba pass (`edge.kernels._roi_sums`).
 """
 
 from __future__ import annotations
@@ -33,11 +31,11 @@ SUB_ROIS = {
 }
 MIN_USABLE_PIXELS = 25
 NEAR_FACE_PX = 40
+"""Face width, in pixels of the searched image, of a re-detection around a known face."""
 STILL_IOU = 0.85
 """A detection overlapping the current box this much is detector jitter: the box stays."""
 NEAR_RETRIES = 2
 """Failed re-detections near the face (on consecutive frames) before a full search."""
-"""Face width, in pixels of the searched image, of a re-detection around a known face."""
 CASCADE = "haarcascade_frontalface_alt2.xml"
 """OpenCV's frontal cascade that, after CLAHE, also finds dark-skinned faces in dim light
 (the ``default`` cascade missed every frame of the simulator's dark-skin clips)."""
@@ -79,9 +77,9 @@ class FaceDetector:
         if self._cascade is None:
             self._load()
         width = frame.shape[1]
-        found = self._detect_at(frame, min(1.0, self.detect_width_px / width))
+        found = self.detect_at(frame, min(1.0, self.detect_width_px / width))
         if found is None and width > 1.5 * self.detect_width_px:
-            found = self._detect_at(frame, 1.5 * self.detect_width_px / width)
+            found = self.detect_at(frame, 1.5 * self.detect_width_px / width)
         return found
 
     def detect_near(self, frame: np.ndarray, box: Box) -> Box | None:
@@ -102,14 +100,21 @@ class FaceDetector:
         lo, hi = round(0.75 * NEAR_FACE_PX), round(1.35 * NEAR_FACE_PX)
         self.near_searches += 1
         pixels = self.pixels
-        found = self._detect_at(frame[y0:y1, x0:x1], scale, min_px=lo, max_px=hi)
+        found = self.detect_at(frame[y0:y1, x0:x1], scale, min_px=lo, max_px=hi)
         self.pixels = pixels  # counted as a near search, not as full-search pixels
         if found is None:
             return None
         return Box(found.x + x0, found.y + y0, found.width, found.height)
 
-    def _detect_at(self, frame: np.ndarray, scale: float, *, min_px: int = 24,
-                   max_px: int | None = None) -> Box | None:
+    def detect_at(self, frame: np.ndarray, scale: float, *, min_px: int = 24,
+                  max_px: int | None = None) -> Box | None:
+        """The largest face in `frame` searched once at `scale`, in frame pixels, or ``None``.
+
+        Faces from `min_px` to `max_px` (no limit if ``None``) pixels wide in the scaled
+        image are searched; the pixels searched are counted in `pixels`.
+        """
+        if self._cascade is None:
+            self._load()
         cv2 = self._cv2
         height, width = frame.shape[:2]
         small = frame
@@ -232,7 +237,7 @@ class RoiSampler:
         self.saturated_fraction = 0.0
         """Share of the last sample's scanned pixels left out for a saturated channel."""
         self.pixels_scanned = 0
-        """Pixels visited by the ROI kernel so far (a work counter for `firmware_sim`)."""
+        """Pixels visited by the ROI kernel so far (a work counter)."""
 
     def sample(self, frame: np.ndarray, box: Box) -> np.ndarray | None:
         """Mean (R, G, B) of the usable pixels, or ``None`` if too few are usable."""

@@ -1,12 +1,10 @@
-"""A deterministic host cost model of the pipeline, from unit costs and work counters.
+"""A deterministic host cost model of the pipeline, from unit costs and named work counts.
 
-The modelled-time replay must give the same report for the same seed whatever else the
-host is doing, so it never uses the wall-clock time of a frame. Instead `Pipeline.work`
-counts what each `push` did (detector pixels, ROI pixels, trace samples, estimates), and
-the host time of each stage is that work times a unit cost measured once on a reference
-host by `measure_unit_costs` and shipped in ``profiles/host_costs.json``. A device
-profile then scales each stage by its class factor. `edge-vitals simulate` also reports
-the measured host times next to the model, so the model can be checked.
+The modelled replay must give the same report for the same seed whatever else the host
+is doing, so it never uses a frame's wall-clock time: a `edge.probe.RecordingProbe`
+counts what each push did (`edge.probe.WORK`), and each stage's host time is that work
+times a unit cost measured once on a reference host (`measure_unit_costs`, shipped in
+``profiles/host_costs.json``).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -58,22 +57,23 @@ class UnitCosts:
         return asdict(self)
 
 
-def stage_host_seconds(costs: UnitCosts, work: np.ndarray, *, frame_pixels: int) -> np.ndarray:
-    """Host seconds of each stage of `edge.pipeline.STAGES` plus decode (first).
+def stage_host_seconds(costs: UnitCosts, work: Mapping[str, int], *,
+                       frame_pixels: int) -> np.ndarray:
+    """Host seconds of decode and each of `edge.probe.STAGES` for one frame.
 
-    Returns ``[decode, validate, track, roi, trace, estimate]`` for one frame whose
-    `Pipeline.work` is `work` (`edge.pipeline.WORK`).
+    Returns ``[decode, validate, track, roi, trace, estimate]`` for a push that did
+    `work` (units by name, `edge.probe.WORK`, as a `RecordingProbe` keeps them).
     """
-    detector_pixels, near, roi_pixels, samples, estimates, vitals, hrv, head = work
     return np.array([
         costs.decode_per_pixel_s * frame_pixels,
         0.5 * costs.push_overhead_s,
-        0.5 * costs.push_overhead_s + costs.detector_per_pixel_s * detector_pixels
-        + costs.near_detection_s * near,
-        costs.roi_per_pixel_s * roi_pixels,
-        costs.trace_per_sample_s * samples + costs.head_motion_s * head,
-        costs.estimate_s * estimates + costs.vital_estimate_s * vitals
-        + costs.hrv_analysis_s * hrv,
+        0.5 * costs.push_overhead_s + costs.detector_per_pixel_s * work["detector_pixels"]
+        + costs.near_detection_s * work["near_detections"],
+        costs.roi_per_pixel_s * work["roi_pixels"],
+        costs.trace_per_sample_s * work["trace_samples"]
+        + costs.head_motion_s * work["head_motion_updates"],
+        costs.estimate_s * work["estimates"] + costs.vital_estimate_s * work["vital_estimates"]
+        + costs.hrv_analysis_s * work["hrv_analyses"],
     ])
 
 
@@ -94,9 +94,9 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     from edge.breathing import stream_breathing
     from edge.buffer import Resampler
     from edge.config import RoiConfig, RppgConfig
+    from edge.estimators import hrv_from_window
     from edge.head_motion import HeadMotion
     from edge.heart_rate import HeartRateEstimator
-    from edge.pipeline import _hrv_of
     from edge.roi import FaceDetector, RoiSampler
     from edge.rppg import PulseStream
     from edge.spo2 import ratio_of_ratios
@@ -114,7 +114,7 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
                                             cv2.COLOR_BGR2RGB), repeats) / pixels
     detector = FaceDetector(detect_width_px=160)
     face = detector.detect(frame)  # also loads the cascade
-    detect = median_call_s(lambda: detector._detect_at(frame, 0.25), repeats // 4) / (160 * 120)
+    detect = median_call_s(lambda: detector.detect_at(frame, 0.25), repeats // 4) / (160 * 120)
     near = median_call_s(lambda: detector.detect_near(frame, face), repeats // 4)
     sampler = RoiSampler(RoiConfig())
     before = sampler.pixels_scanned
@@ -141,7 +141,7 @@ def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
     ratio = median_call_s(lambda: ratio_of_ratios(stream.rgb[:300], stream.pulse[:300], fs=30.0,
                                                   heart_rate_bpm=72.0), repeats // 4)
     window = stream.rgb[:960], stream.pulse[:960]
-    hrv = median_call_s(lambda: _hrv_of(*window, fs=30.0), repeats // 10)
+    hrv = median_call_s(lambda: hrv_from_window(*window, fs=30.0), repeats // 10)
     pipe = edge.Pipeline(edge.PipelineConfig(roi=RoiConfig(mode="fixed", fixed_box=(0, 0, 2, 2))))
     tick = iter(range(1, 10**9))
     tiny = np.zeros((8, 8, 3), np.uint8)

@@ -1,22 +1,11 @@
 """Discrete-event core of the latency simulator: capture -> bounded queue -> worker(s).
 
 Frames arrive at given capture times, wait in a bounded FIFO and are served by identical
-workers on a virtual clock. The sweep is exact and deterministic: the only state is the queue,
-a heap of busy workers keyed by ``(free_at_s, worker)`` and a heap of idle worker indices.
-
-Rules (latency-sim.md §2.1-2.2, §4.1):
-
-- a frame that arrives while a worker is idle starts at once, on the idle worker with the
-  lowest index;
-- otherwise it waits; ``QueuePolicy.capacity`` counts waiting frames only, never the ones in
-  service;
-- when the queue is full, ``"drop_newest"`` drops the arriving frame (OpenCV's V4L2 FIFO of
-  driver buffers) and ``"drop_oldest"`` evicts the oldest waiting frame (picamera2's latest-frame
-  semantics, with capacity 1);
-- waiting frames are served in FIFO order; when several workers free up at the same instant
-  the lowest index takes the next frame;
-- completions at the same instant as an arrival happen first, so the arriving frame sees the
-  freed worker (or the shorter queue).
+workers on a virtual clock, exactly and deterministically. An arriving frame starts at once
+on the lowest-index idle worker, else waits (``QueuePolicy.capacity`` counts waiting frames
+only); a full queue drops the arriving frame (``"drop_newest"``, OpenCV's V4L2 FIFO) or the
+oldest waiting one (``"drop_oldest"``, picamera2's newest frame). Completions at the same
+instant as an arrival happen first.
 """
 
 from __future__ import annotations

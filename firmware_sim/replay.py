@@ -1,14 +1,12 @@
 """Replay a clip through the real `edge.Pipeline` on a modelled device's clock.
 
 Frames are captured at the device's frame rate (seeded jitter), wait in the camera
-stack's queue (picamera2 keeps the newest frame; OpenCV's V4L2 backend is a FIFO of
-driver buffers that drops new frames when full), and are processed one at a time by
-the real pipeline, which sees only the frames that survive, with their capture
-timestamps — so drops change the readings the way they would on the device. Each
-stage's service time is the host cost model (`firmware_sim.costs`: work counters times
-unit costs) scaled by the device profile's factor and jitter, placed on a virtual
-clock: the same seed gives the same report whatever load the host is under. The host's
-own wall-clock times are measured too and reported apart, to check the model.
+stack's queue (picamera2 keeps the newest frame; OpenCV's V4L2 backend is a FIFO that
+drops new frames when full), and only the survivors reach the real pipeline, with their
+capture timestamps. Each stage's service time is the host cost model (`firmware_sim.costs`:
+the work a `RecordingProbe` counted times unit costs) scaled by the device profile, on a
+virtual clock: the same seed gives the same report whatever load the host is under. The
+host's own stage times are kept apart, to check the model.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import edge
-from edge.pipeline import STAGES
+from edge.probe import STAGES, RecordingProbe
 from firmware_sim.costs import UnitCosts, load_unit_costs, stage_host_seconds
 from firmware_sim.des import QueuePolicy, frame_times
 from firmware_sim.profiles import STAGE_CLASSES, DeviceProfile
@@ -110,7 +108,8 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
     policy = policy_for(profile)
     result = _empty_result(profile, fps, seed, policy, arrivals, config)
     t0 = time.perf_counter()
-    pipe = edge.Pipeline(config)
+    probe = RecordingProbe()
+    pipe = edge.Pipeline(config, probe=probe)
     t1 = time.perf_counter()
     pipe.warmup()
     result.startup_host_s["pipeline_init_s"] = t1 - t0
@@ -121,9 +120,9 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
     def serve(i: int, frame: np.ndarray, start: float) -> float:
         reading = pipe.push(frame, float(arrivals[i]))
         result.stage_host_measured_s[i, 0] = 0.0  # frames come from memory: no decode here
-        result.stage_host_measured_s[i, 1:] = pipe.stage_s
+        result.stage_host_measured_s[i, 1:] = [probe.stage_s[name] for name in STAGES]
         pixels = frame.shape[0] * frame.shape[1]
-        host = stage_host_seconds(costs, pipe.work, frame_pixels=pixels)
+        host = stage_host_seconds(costs, probe.units, frame_pixels=pixels)
         host[0] *= 1.0 if mjpg else RGB_CONVERSION_SHARE
         result.stage_host_model_s[i] = host
         device = [profile.device_time_s(h, STAGE_CLASSES[name], rng, start)

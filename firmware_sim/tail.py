@@ -1,20 +1,11 @@
 """Honest tail percentiles: the MLPerf LoadGen early-stopping estimator.
 
 A raw ``np.percentile(latency, 99)`` over a few hundred frames claims more than the data
-supports. MLPerf LoadGen (``mlcommons/inference_policies``, ``inference_rules.adoc``, appendix
-"Early Stopping Criterion") instead fixes the tail percentile ``p``, a confidence ``c`` and a
-tolerance ``d`` (LoadGen: ``c = 0.99``, ``d = 0``). With ``h`` queries under the latency bound
-and ``t`` over it, the bound holds at confidence ``c`` when
-
-    I(p - d; h, t + 1) <= 1 - c        (I = regularised incomplete beta function)
-
-For ``n = h + t`` samples, the largest ``t`` that passes gives the estimate: discard the
-``t - 1`` highest latencies and report the maximum of the rest, i.e. the ``t``-th largest
-sample. ``t = 0`` means "not enough samples to claim that percentile yet".
-
-For integer ``a, b >= 1`` the incomplete beta is a binomial tail,
-``I_x(a, b) = P(Binomial(a + b - 1, x) >= a)``, which is summed here in log space so that no
-SciPy is needed at run time.
+supports. LoadGen's early-stopping criterion fixes the percentile ``p``, a confidence ``c``
+and a tolerance ``d``; with ``h`` samples under the bound and ``t`` over it, the bound holds
+when ``I(p - d; h, t + 1) <= 1 - c`` (I: regularised incomplete beta). The estimate is the
+``t``-th largest sample for the largest passing ``t`` (``t = 0``: too few samples). For
+integer arguments I is a binomial tail, summed in log space (no SciPy at run time).
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """Wall-clock replay: frames injected at the real frame rate into a threaded capture queue.
 
-The modelled-time replay (`firmware_sim.replay`) is deterministic but cannot see
-threading problems. Here a capture thread releases frames at their real capture times
-into a bounded queue with the profile's policy, the caller's thread processes them with
-the real pipeline, and every latency is measured on the host's monotonic clock. To
-stand in for a slower device, each processed frame is followed by a sleep of
-``(factor - 1)`` times its measured host time (time dilation with the profile's python
-factor), which occupies the worker as the device would. Errors in the capture thread
-are re-raised in the caller's thread.
+The modelled replay (`firmware_sim.replay`) is deterministic but cannot see threading
+problems; here a capture thread releases frames at their real times into the profile's
+queue, the caller's thread runs the real pipeline, and latencies are host clock readings.
+A slower device is stood in for by sleeping ``(factor - 1)`` times each frame's host time.
+Errors in the capture thread are re-raised in the caller's thread.
 """
 
 from __future__ import annotations

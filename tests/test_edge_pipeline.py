@@ -7,6 +7,8 @@ from synthetic import make_face_clip
 import edge
 from edge import Pipeline, PipelineConfig, Status
 from edge.errors import ConfigError, InputError
+from edge.probe import STAGES, WORK, Probe, RecordingProbe
+from firmware_sim.world import WorldConfig, make_clip
 
 FULL = PipelineConfig().with_changes(roi={"mode": "full"})
 
@@ -136,8 +138,69 @@ def test_closed_pipeline_and_bad_config():
         Pipeline({"roi": "full"})
 
 
-def test_stage_times_are_recorded():
-    pipe = Pipeline(FULL)
+def test_the_probe_gets_each_stage_time_by_name():
+    probe = RecordingProbe()
+    pipe = Pipeline(FULL, probe=probe)
     pipe.push(np.full((40, 40, 3), 120, np.uint8), 0.0)
-    assert pipe.stage_s.shape == (len(edge.pipeline.STAGES),) and np.all(pipe.stage_s >= 0)
-    assert pipe.stage_s.sum() > 0
+    assert set(probe.stage_s) == set(STAGES)
+    assert all(s >= 0.0 for s in probe.stage_s.values()) and sum(probe.stage_s.values()) > 0.0
+
+
+def test_default_probe_records_nothing_and_a_wrong_probe_is_refused():
+    pipe = Pipeline(FULL)
+    assert type(pipe.probe) is Probe
+    assert pipe.push(np.full((40, 40, 3), 120, np.uint8), 0.0) is None
+    with pytest.raises(ConfigError, match="probe"):
+        Pipeline(FULL, probe=RecordingProbe)  # the class, not an instance
+    with pytest.raises(KeyError, match="unknown kind"):
+        RecordingProbe().work("roi_pixel", 1)
+
+
+def _pushes(config, frames, times):
+    """(reading, work units by name) of every push."""
+    probe = RecordingProbe()
+    pipe = Pipeline(config, probe=probe)
+    out = []
+    for frame, t in zip(frames, times, strict=True):
+        reading = pipe.push(frame, t)
+        out.append((reading, dict(probe.units)))
+    return pipe, out
+
+
+def test_work_counts_are_what_each_push_did():
+    config = FULL.with_changes(vitals={"spo2": False, "hrv": False})
+    frames, t = make_face_clip(seconds=24, size=(60, 80))
+    pipe, pushes = _pushes(config, frames, t)
+    assert all(set(work) == set(WORK) for _, work in pushes)
+    # full mode: no face search, the whole 80x60 frame sampled, the head followed each frame
+    assert all(w["detector_pixels"] == 0 and w["near_detections"] == 0 for _, w in pushes)
+    assert all(w["roi_pixels"] == 80 * 60 and w["head_motion_updates"] == 1 for _, w in pushes)
+    # every uniform sample reached the pulse stream (no restart in this clip)
+    assert sum(w["trace_samples"] for _, w in pushes) == pipe.stream.count + pipe.stream.dropped
+    # one heart-rate estimate on each output tick with a rate or low quality, none elsewhere
+    estimated = (Status.OK, Status.LOW_QUALITY)
+    for reading, w in pushes:
+        assert w["estimates"] == (reading is not None and reading.status in estimated)
+        ran = reading is not None and reading.breathing_status in estimated
+        assert w["vital_estimates"] == ran and w["hrv_analyses"] == 0
+    assert sum(w["vital_estimates"] for _, w in pushes) >= 2  # breathing ran after its 20 s
+
+
+def test_face_search_work_full_then_near_the_face():
+    clip = make_clip(WorldConfig(width=320, height=240, duration_s=1.1, fps=30.0, seed=3))
+    frames, times = zip(*clip.frames(), strict=True)
+    config = PipelineConfig().with_changes(roi={"detect_every_n_frames": 15})
+    _, pushes = _pushes(config, frames, times)
+    detector = [w["detector_pixels"] for _, w in pushes]
+    near = [w["near_detections"] for _, w in pushes]
+    assert detector[0] == 160 * 120  # the first frame: one full search, at 160 px wide
+    assert sum(detector) == detector[0]  # the face stays found: no other full search
+    assert [i for i, n in enumerate(near) if n] == [15, 30]  # then every 15th frame, near it
+    assert all(w["roi_pixels"] > 0 for _, w in pushes)
+
+
+def test_a_frame_without_a_face_counts_a_search_and_no_skin():
+    _, pushes = _pushes(PipelineConfig(), [np.zeros((120, 160, 3), np.uint8)], [0.0])
+    (_, work), = pushes
+    assert work["detector_pixels"] == 160 * 120 and work["roi_pixels"] == 0
+    assert work["trace_samples"] == 0 and work["head_motion_updates"] == 0

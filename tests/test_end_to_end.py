@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 import edge
+from edge.heart_rate import HeartRateTracker
+from edge.pipeline import build_stages
+from edge.probe import Probe
 from firmware_sim.world import WorldConfig, make_clip
 
 
@@ -84,11 +87,24 @@ def test_kalman_tracking_when_enabled_stays_on_the_truth_and_rejects_outliers():
     errors, _ = heart_rate_errors(world, config, truth_window_s=2.0)
     raw, _ = heart_rate_errors(world, truth_window_s=2.0)
     assert errors.size >= 8 and np.mean(np.abs(errors)) < 0.75 * np.mean(np.abs(raw))
-    pipe = edge.Pipeline(config)
-    assert pipe._track(20.0, 80.0, 6.0, 10.0) == pytest.approx(80.0)  # initialises
-    assert pipe._track(21.0, 160.0, 6.0, 10.0) is None  # a harmonic jump is gated out
-    assert pipe._track(22.0, 80.5, 6.0, 10.0) == pytest.approx(80.5, abs=1.0)  # + slope
-    assert pipe._track(23.0, None, 0.0, 10.0) is None  # no estimate: nothing extrapolated
+    tracker = build_stages(config, Probe()).heart_rate.tracker
+    assert isinstance(tracker, HeartRateTracker)
+    assert tracker.update(20.0, 80.0, snr_db=6.0, window_s=10.0) == pytest.approx(80.0)  # starts
+    assert tracker.update(21.0, 160.0, snr_db=6.0, window_s=10.0) is None  # harmonic: gated out
+    assert tracker.update(22.0, 80.5, snr_db=6.0, window_s=10.0) == pytest.approx(80.5, abs=1.0)
+    assert tracker.update(23.0, None, snr_db=0.0, window_s=10.0) is None  # nothing extrapolated
+    assert build_stages(edge.PipelineConfig(), Probe()).heart_rate.tracker is None  # off: raw
+
+
+def test_heart_rate_tracker_reports_a_ramp_now_not_at_the_window_middle():
+    # a rate rising 1 bpm/s, each estimate describing the middle of its 10 s window (plus
+    # the projection's 1.6 s): the tracked rate is the rate at the reading's time
+    config = edge.PipelineConfig().with_changes(kalman={"enabled": True})
+    tracker = HeartRateTracker(config.kalman, projection_window_s=1.6)
+    delay_s = 5.0 + 1.6
+    for t in np.arange(20.0, 60.0):
+        tracked = tracker.update(t, 60.0 + (t - delay_s - 20.0), snr_db=10.0, window_s=10.0)
+    assert tracked == pytest.approx(60.0 + (59.0 - 20.0), abs=1.0)
 
 
 def breathing_readings(world):

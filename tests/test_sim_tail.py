@@ -18,7 +18,7 @@ from firmware_sim.tail import (
     tail_estimate,
 )
 
-# latency-sim.md §1.2 worked table: n -> (p90 rank, p99 rank)
+# a worked table of LoadGen early-stopping ranks (c = 0.99, d = 0): n -> (p90 rank, p99 rank)
 WORKED_TABLE = [(64, 1, 0), (600, 43, 0), (1800, 150, 8), (18000, 1706, 149)]
 
 

@@ -2,12 +2,9 @@
 
     python -m firmware_sim.bench.soak_live --minutes 10 [--clip face.avi] [--json out.json]
 
-A `PacedLoopSource` replays a video file over and over (re-opening it at the end, as a
-camera keeps delivering) and sleeps to a 30 fps schedule, so frames arrive in real time on
-the capture thread of `edge.live.LiveSource`; the caller's thread runs `Pipeline.push`.
-Every `--sample-s` the script records the resident set size, the queue depth and the drops;
-at the end it prints RSS at start and end, the queue's high-water mark, the frames dropped,
-and the readings' heart rate against the clip's truth. A benchmark, not a unit test.
+A `PacedLoopSource` loops a video at 30 fps on the capture thread of `edge.live.LiveSource`
+while the caller's thread runs `Pipeline.push`; every `--sample-s` the script records RSS,
+queue depth and drops, and at the end the heart rate against the clip's truth.
 """
 
 from __future__ import annotations

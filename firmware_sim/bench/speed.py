@@ -4,21 +4,10 @@ Usage::
 
     python -m firmware_sim.bench.speed [--cache-dir .bench/clips] [--no-peers] [--json out.json]
 
-One 60 s 640x480 30 fps MJPG clip from the world simulator (cached) is used for everything:
-
-1. pipeline cost per frame, decode excluded (frames decoded first), in this process on core 0;
-2. end-to-end ``edge-vitals run CLIP --json`` under ``taskset -c 0``: wall time from spawn to
-   exit (interpreter start, imports and the kernels' load included) and peak RSS from
-   ``os.wait4``, both taken by a small probe process (see `spawn_measured`); each decode scale
-   is run twice and the better run reported; with the kernels compiled ahead of time
-   (`edge.aot`, built by ``edge-vitals warmup``) when they are, and once more with
-   ``EDGE_VITALS_KERNELS=jit`` (numba);
-3. cold start to the first processed frame (kernels compiled or numba cache warm), in a
-   child process;
-4. the peers of `firmware_sim.bench.peers` on the same clip (run by that module's command in
-   a fresh interpreter, for the same RSS reason), and our frames/s ratio to theirs.
-
-Progress goes to stderr; the report (Markdown) to stdout.
+On one cached 60 s 640x480 30 fps MJPG world-simulator clip: the pipeline's cost per frame
+(decode excluded) per stage; end-to-end ``edge-vitals run`` wall time and peak RSS on one
+core (with ahead-of-time kernels and with numba); cold start to the first frame; and the
+peers of `firmware_sim.bench.peers` on the same clip. Progress to stderr, Markdown to stdout.
 """
 
 from __future__ import annotations
@@ -194,17 +183,19 @@ def ensure_clip(cache_dir: Path) -> Path:
 
 def time_pipeline(frames: list[np.ndarray], times_s: list[float]) -> dict[str, object]:
     """Time `Pipeline.push` per frame after `Pipeline.warmup`; summaries in ms."""
-    from edge.pipeline import STAGES, Pipeline
+    from edge.pipeline import Pipeline
+    from edge.probe import STAGES, RecordingProbe
 
     per_frame_s = np.empty(len(frames))
     stages_s = np.empty((len(frames), len(STAGES)))
     clock = time.perf_counter
-    with Pipeline() as pipe:  # __enter__ warms up
+    probe = RecordingProbe()
+    with Pipeline(probe=probe) as pipe:  # __enter__ warms up
         for i, (frame, timestamp_s) in enumerate(zip(frames, times_s, strict=True)):
             t0 = clock()
             pipe.push(frame, timestamp_s)
             per_frame_s[i] = clock() - t0
-            stages_s[i] = pipe.stage_s
+            stages_s[i] = [probe.stage_s[name] for name in STAGES]
     return {**summarize_ms(per_frame_s),
             "stage_median_ms": dict(zip(STAGES, 1000.0 * np.median(stages_s, 0), strict=True)),
             "stage_mean_ms": dict(zip(STAGES, 1000.0 * stages_s.mean(0), strict=True))}
