@@ -250,7 +250,7 @@ class VitalsConfig:
         Window of SDNN/RMSSD (at least 30 s) and how often they are recomputed.
     track : bool
         Smooth the breathing rate and SpO2 with a Kalman tracker each
-        (`edge.pipeline.BREATHING_TRACKING`, `edge.pipeline.SPO2_TRACKING`); the heart
+        (`edge.estimators.BREATHING_TRACKING`, `edge.estimators.SPO2_TRACKING`); the heart
         rate's tracker is the `kalman` section.
     """
 
