@@ -39,10 +39,8 @@ def _build_parser(commands: Mapping[str, registry.Loader],
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     if chosen is None:  # the help listing: every command's line, no flags
-        return parser, registry.add_subcommands(sub, commands, registry.COMMANDS_GROUP,
-                                                listed=commands, with_flags=())
-    return parser, registry.add_subcommands(sub, commands, registry.COMMANDS_GROUP,
-                                            listed=(), with_flags=[chosen])
+        return parser, registry.add_subcommands(sub, commands, listed=commands, with_flags=())
+    return parser, registry.add_subcommands(sub, commands, listed=(), with_flags=[chosen])
 
 
 def _chosen_command(argv: Sequence[str], commands: Mapping[str, registry.Loader]) -> str | None:

@@ -20,8 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One sub-command per target."""
     sub = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
     targets = registry.loaders(registry.CALIBRATIONS_GROUP, BUILTIN)
-    registry.add_subcommands(sub, targets, registry.CALIBRATIONS_GROUP, listed=targets,
-                             with_flags=targets)
+    registry.add_subcommands(sub, targets, listed=targets, with_flags=targets)
 
 
 def main(args: argparse.Namespace) -> int:

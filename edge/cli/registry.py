@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from edge.errors import InputError
 
-__all__ = ["CALIBRATIONS_GROUP", "COMMANDS_GROUP", "SOURCES_GROUP", "ClipSource",
+__all__ = ["CALIBRATIONS_GROUP", "COMMANDS_GROUP", "SOURCES_GROUP", "ClipSource", "Loader",
            "add_subcommands", "load", "loaders", "try_load"]
 
 COMMANDS_GROUP = "edge_vitals.commands"
@@ -50,9 +50,7 @@ def loaders(group: str, builtin: Mapping[str, str] | None = None) -> dict[str, L
 
 
 def try_load(name: str, table: Mapping[str, Loader]) -> tuple[Any, str]:
-    """(object, "") or (None, why it is not available)."""
-    if name not in table:
-        return None, f"'{name}' is not installed"
+    """(object, "") or (None, why it does not load)."""
     try:
         return table[name](), ""
     except (ImportError, AttributeError) as exc:  # a package left out of the install
@@ -63,18 +61,21 @@ def load(group: str, name: str, table: Mapping[str, Loader] | None = None) -> An
     """The object registered as `name` (in `table`, by default the group's entry points);
     an `InputError` in one line if it is not there or does not load.
     """
-    found, why = try_load(name, loaders(group) if table is None else table)
+    table = loaders(group) if table is None else table
+    if name not in table:
+        raise InputError(_unavailable(f"'{name}' is not installed (no entry point in group "
+                                      f"{group})"))
+    found, why = try_load(name, table)
     if found is None:
-        raise InputError(_unavailable(why, group))
+        raise InputError(_unavailable(why))
     return found
 
 
-def _unavailable(why: str, group: str) -> str:
-    return (f"{why}: no entry point in group {group}; reinstall edge-vitals with the "
-            "package that provides it")
+def _unavailable(why: str) -> str:
+    return f"{why}; reinstall edge-vitals with the package that provides it"
 
 
-def add_subcommands(sub: Any, table: Mapping[str, Loader], group: str, *,
+def add_subcommands(sub: Any, table: Mapping[str, Loader], *,
                     listed: Collection[str], with_flags: Collection[str]) -> dict[str, Any]:
     """One sub-parser per name of `table` on `sub` (``parser.add_subparsers()``).
 
@@ -92,7 +93,7 @@ def add_subcommands(sub: Any, table: Mapping[str, Loader], group: str, *,
         parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text,
                                                          description=help_text)
         if module is None:
-            parser.set_defaults(unavailable=_unavailable(why, group))
+            parser.set_defaults(unavailable=_unavailable(why))
             continue
         loaded[name] = module
         if name in with_flags:
