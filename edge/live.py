@@ -1,13 +1,9 @@
 """Live mode: a capture thread feeding the processing loop through a newest-frame queue.
 
-A camera delivers frames at its own pace whether or not the pipeline keeps up. If the
-processing loop has a slow moment (a face detection, a busy CPU), queuing every frame
-would build up latency without bound; `LatestQueue` instead keeps only the newest few
-frames and counts the ones it drops, so readings stay current and the memory stays flat.
-
-Errors raised by the source on the capture thread are stored and re-raised in the
-caller's thread once the frames captured before them are consumed (at most the queue's
-size), never logged and swallowed.
+A camera keeps its pace whether or not the pipeline keeps up; `LatestQueue` holds only the
+newest few frames and counts the dropped ones, so readings stay current and memory flat.
+An error on the capture thread is re-raised on the caller's thread after the frames
+captured before it, never swallowed.
 
     with LiveSource(CameraSource(0)) as live:
         for frame, timestamp_s in live:          # the newest frame, on the caller's thread

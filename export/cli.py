@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["add_arguments", "main"]
+__all__ = ["HELP", "add_arguments", "main"]
+
+HELP = "train and export the CNNs to ONNX/TFLite (needs the export extra)"
 
 DATA_SIZES = {  # (kind, split) -> (clips, seconds)
     ("traces", "train"): (240, 20.0), ("traces", "val"): (48, 20.0),
@@ -151,9 +153,9 @@ def _update_metadata(path: Path, info: Any, validation: dict[str, Any]) -> None:
     new = dataclasses.replace(info, precision=precision,
                               validation={**info.validation, **validation})
     if path.suffix == ".onnx":
-        fmt._set_onnx_metadata(path, new)
+        fmt.set_onnx_metadata(path, new)
     else:
-        fmt._write_tflite_metadata(path, new)
+        fmt.write_tflite_metadata(path, new)
 
 
 def export_model(name: str, args: argparse.Namespace, formats: list[str]) -> dict[str, Any]:

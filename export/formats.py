@@ -25,14 +25,18 @@ import torch
 
 from edge.backends import METADATA_KEY, ModelInfo, sidecar_path, with_tflite_metadata
 
-__all__ = ["FORMATS", "write_onnx", "write_onnx_int8", "write_tflite", "write_tflite_int8"]
+__all__ = ["FORMATS", "set_onnx_metadata", "write_onnx", "write_onnx_int8", "write_tflite",
+           "write_tflite_int8", "write_tflite_metadata"]
 
 FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
 """Format name -> file suffix."""
 OPSET = 18
 
 
-def _set_onnx_metadata(path: Path, info: ModelInfo) -> None:
+def set_onnx_metadata(path: Path, info: ModelInfo) -> None:
+    """Write `info` into the .onnx file's metadata (replacing any), and drop the exporter's
+    per-node stack traces.
+    """
     import onnx
 
     model = onnx.load(str(path))
@@ -60,7 +64,7 @@ def write_onnx(model: torch.nn.Module, info: ModelInfo, path: Path) -> Path:
     torch.onnx.export(model.eval(), args, str(path), dynamo=True, external_data=False,
                       input_names=list(info.inputs), output_names=list(info.outputs),
                       opset_version=OPSET, verbose=False)
-    _set_onnx_metadata(path, info)
+    set_onnx_metadata(path, info)
     return path
 
 
@@ -96,7 +100,7 @@ def write_onnx_int8(fp32_path: Path, info: ModelInfo, path: Path,
     quantize_static(str(fp32_path), str(path), reader, quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QInt8,
                     weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
-    _set_onnx_metadata(path, dataclasses.replace(info, precision="int8"))
+    set_onnx_metadata(path, dataclasses.replace(info, precision="int8"))
     return path
 
 
@@ -113,7 +117,7 @@ def _tensor_names(path: Path, info: ModelInfo) -> dict[str, str]:
     return out
 
 
-def _write_tflite_metadata(path: Path, info: ModelInfo) -> None:
+def write_tflite_metadata(path: Path, info: ModelInfo) -> None:
     """The `ModelInfo` JSON inside the file (metadata table) and in its sidecar."""
     text = dataclasses.replace(info, tensor_names=_tensor_names(path, info)).to_json()
     path.write_bytes(with_tflite_metadata(path.read_bytes(), text))
@@ -126,7 +130,7 @@ def write_tflite(model: torch.nn.Module, info: ModelInfo, path: Path) -> Path:
 
     kwargs = {name: torch.zeros(shape) for name, shape in info.inputs.items()}
     litert_torch.convert(model.eval(), (), sample_kwargs=kwargs).export(str(path))
-    _write_tflite_metadata(path, info)
+    write_tflite_metadata(path, info)
     return path
 
 
@@ -169,5 +173,5 @@ def write_tflite_int8(fp32_path: Path, info: ModelInfo, path: Path,
             operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
             algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
     qt.quantize(_min_max_ranges(qt, calibration)).export_model(str(path), overwrite=True)
-    _write_tflite_metadata(path, dataclasses.replace(info, precision="int8"))
+    write_tflite_metadata(path, dataclasses.replace(info, precision="int8"))
     return path

@@ -1,14 +1,10 @@
 """``edge-vitals calibrate device``: measure a board's slowdown factors.
 
-One micro-benchmark per stage class (`firmware_sim.profiles.STAGE_CLASS_NAMES`) runs on
-the machine at hand, pinned to one core with OpenCV on one thread; its median time per
-call, divided by the median stored for the reference host in
-``firmware_sim/profiles/host_reference.json``, is that class's factor (device time /
-host time, latency-sim §3.2). Classes without a benchmark (``cnn`` until a model ships)
-keep the prior of the base profile. Re-measure when numpy, numba or OpenCV change.
+Each stage class has a micro-benchmark, run pinned to one core; its median time divided
+by the reference host's (``profiles/host_reference.json``) is the class's factor. Classes
+without a benchmark (``cnn``) keep the base profile's prior.
 
     edge-vitals calibrate device --base pi4 --out my-pi4.toml
-    edge-vitals simulate VIDEO --device my-pi4.toml
 """
 
 from __future__ import annotations
@@ -40,6 +36,7 @@ from firmware_sim.profiles import (
 
 __all__ = [
     "BENCHMARKS",
+    "HELP",
     "MEASURED_CLASSES",
     "add_arguments",
     "calibrate_device",
@@ -53,6 +50,8 @@ __all__ = [
     "run_microbenchmarks",
     "write_host_reference",
 ]
+
+HELP = "measure this board's slowdown factors for the latency simulator"
 
 FRAME_SHAPE = (480, 640, 3)
 REFERENCE = "host_reference.json"
@@ -95,18 +94,18 @@ def _setup_frame() -> Callable[[], object]:
 
 
 def _setup_numba() -> Callable[[], object]:
-    from edge.kernels import _roi_sums
+    from edge.config import RoiConfig
+    from edge.roi import RoiSampler
     from edge.rppg import PulseStream
+    from edge.types import Box
 
     frame = _test_frame()
-    boxes = np.array([[220, 140, 420, 340]], dtype=np.int64)  # 200x200 box
-    sums = np.zeros((1, 5))
+    sampler = RoiSampler(RoiConfig())  # face mode: the sub-ROIs, skin mask on
+    face = Box(149, 69, 342, 342)  # sub-ROIs of ~40,000 px, as the former 200x200 box
     stream = PulseStream("pos", fs=30.0)
-    rgb = np.array([120.0, 90.0, 70.0])
 
     def run() -> None:
-        _roi_sums(frame, boxes, True, sums)
-        stream.push(rgb + sums[0, :3] * 1e-9)
+        stream.push(sampler.sample(frame, face))
 
     return run
 
@@ -316,7 +315,7 @@ def _base_profile(base: str | Path | None) -> DeviceProfile:
 
 # -- command line --------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``edge-vitals calibrate device`` (dispatched by `edge.cli_calibrate`)."""
+    """Options of ``edge-vitals calibrate device``."""
     parser.add_argument("--name", help="profile name (default: BASE-measured, or 'measured')")
     parser.add_argument("--base", metavar="PROFILE",
                         help=f"profile giving camera, jitter, thermal and budgets and the "

@@ -1,20 +1,9 @@
 """``edge-vitals eval DATASET_DIR --format ubfc|pure|generic``: heart-rate accuracy on a dataset.
 
-Every recording goes through the real pipeline (`edge.Pipeline.push`, the options of
-``edge-vitals run`` pass through) in worker processes. Two evaluations (algorithms §6):
-
-- **10 s windows**: consecutive non-overlapping windows from the first frame; the estimate of a
-  window is the pipeline's reading at its end (within half an output interval), which analyses
-  exactly the last ``hr_window_s`` = 10 s; no reading or a withheld one (``low_quality`` ...)
-  counts against the coverage, not the error.
-- **whole video**: the median of the recording's heart-rate readings against the reference
-  over the whole video.
-
-The reference HR comes from the dataset's contact signal by one method for every dataset
-(`firmware_sim.datasets.REFERENCE_METHOD`). Reported per video and overall: MAE, RMSE, MAPE,
-Pearson r, SNR of the pipeline's pulse against the reference HR (toolbox form, mean over
-windows), coverage and Bland-Altman limits; for world-simulator clips (a ``*.truth.csv``
-beside the video) also the MAE against the simulator's own truth. Exit code 1 when
+Every recording goes through the real pipeline in worker processes and is scored in
+consecutive 10 s windows (the reading at each window's end; a missing or withheld one counts
+against the coverage, not the error) and over the whole video, against the reference HR of
+the dataset's contact signal (`firmware_sim.datasets.REFERENCE_METHOD`). Exit code 1 when
 ``--max-mae`` is given and the 10 s-window MAE is above it (or there is no reading at all).
 """
 
@@ -32,13 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from edge.cli_run import config_from_args
+from edge.cli.options import config_from_args
 from edge.config import METHOD_NAMES, PipelineConfig
 from edge.errors import InputError, VitalsError
 from firmware_sim import metrics
 from firmware_sim.datasets import FORMATS, REFERENCE_METHOD, Recording, find_recordings
 
-__all__ = ["add_arguments", "evaluate_recording", "main", "run_eval"]
+__all__ = ["HELP", "add_arguments", "evaluate_recording", "main", "run_eval"]
+
+HELP = "heart-rate accuracy on a dataset (UBFC-rPPG, PURE or generic layout)"
 
 WINDOW_S = 10.0
 

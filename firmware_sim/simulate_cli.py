@@ -18,7 +18,9 @@ import edge
 from edge.errors import ConfigError, InputError
 from firmware_sim.profiles import DeviceProfile, load_profile
 
-__all__ = ["add_arguments", "main"]
+__all__ = ["HELP", "add_arguments", "main"]
+
+HELP = "replay a video on a modelled device and check its latency budget"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

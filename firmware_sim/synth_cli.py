@@ -17,7 +17,9 @@ from edge.errors import ConfigError, InputError
 if TYPE_CHECKING:
     from firmware_sim.world import WorldConfig
 
-__all__ = ["add_arguments", "main"]
+__all__ = ["HELP", "add_arguments", "main"]
+
+HELP = "render a synthetic face video with known vitals"
 
 LIGHT_LEVELS = {"normal": 1.0, "dim": 0.35}
 

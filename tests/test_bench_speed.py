@@ -1,6 +1,5 @@
 """Tests of the pure parts of the speed benchmark; no benchmark is run here."""
 
-import argparse
 import json
 import shutil
 
@@ -82,11 +81,11 @@ def test_cold_start_script_prints_the_marker(tmp_path, rng):
 
 def test_parse_cli_summary_matches_the_cli_output(capsys):
     """Guards against drift of ``edge-vitals run``'s summary lines."""
-    from edge.cli_run import _summary
+    from edge.cli.run import summarise
 
     readings = [Reading(timestamp_s=t, heart_rate_bpm=72.0, quality=0.9, status=Status.OK)
                 for t in (10.0, 11.0)]
-    _summary(readings, 1800, 1.55, PipelineConfig(), None, argparse.Namespace())
+    summarise(readings, 1800, 1.55, PipelineConfig())
     out = parse_cli_summary(capsys.readouterr().err)
     assert out == {"frames": 1800, "loop_s": pytest.approx(1.6), "heart_rate_bpm": 72.0}
 

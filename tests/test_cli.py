@@ -126,3 +126,80 @@ def test_synth_writes_a_clip_that_run_measures(tmp_path):
     hr = [json.loads(line)["heart_rate_bpm"] for line in res.stdout.splitlines()]
     hr = [v for v in hr if v is not None]
     assert hr and all(abs(v - 96) <= 3.0 for v in hr)
+
+
+# -- commands registered by the other packages ------------------------------------------------
+REGISTERED = {"edge_vitals.commands": {"synth", "simulate", "eval", "export"},
+              "edge_vitals.calibrations": {"device"}, "edge_vitals.sources": {"demo"}}
+
+
+def test_every_registered_entry_point_loads():
+    from importlib.metadata import entry_points
+
+    for group, names in REGISTERED.items():
+        points = {point.name: point for point in entry_points(group=group)}
+        assert names <= set(points), f"{group}: reinstall (pip install -e .)"
+        for point in points.values():
+            loaded = point.load()
+            assert callable(loaded) if group.endswith("sources") else loaded.HELP
+
+
+def command_lines():
+    from edge.cli import BUILTIN
+    from edge.cli.calibrate import BUILTIN as TARGETS
+
+    commands = set(BUILTIN) | REGISTERED["edge_vitals.commands"]
+    targets = set(TARGETS) | REGISTERED["edge_vitals.calibrations"]
+    return [[name] for name in sorted(commands)] + [["calibrate", t] for t in sorted(targets)]
+
+
+@pytest.mark.parametrize("command", command_lines(), ids=" ".join)
+def test_each_command_has_help(command, capsys):
+    from edge.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: edge-vitals {' '.join(command)}")
+
+
+def test_top_level_help_lists_every_command_with_its_line():
+    res = run_cli("--help")
+    assert res.returncode == 0
+    listed = {line.split()[0] for line in res.stdout.splitlines() if line.startswith("    ")
+              and len(line.split()) > 1}
+    assert {c[0] for c in command_lines()} <= listed
+
+
+BLOCKED = """
+import sys
+sys.modules["firmware_sim"] = None  # as if the wheel were installed without it
+from edge.cli import main
+code = main(sys.argv[1:])
+print(code, "firmware_sim" in sys.modules and sys.modules["firmware_sim"] is not None)
+"""
+
+
+@pytest.mark.parametrize("args", [["synth", "x.avi", "--hr", "80"], ["run", "--demo"],
+                                  ["calibrate", "device", "--base", "pi4"]])
+def test_a_missing_package_is_one_line_and_exit_2(args):
+    res = subprocess.run([sys.executable, "-c", BLOCKED, *args], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert res.stdout.split() == ["2", "False"], res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "reinstall" in res.stderr
+
+
+def test_help_still_lists_a_command_that_does_not_load():
+    res = subprocess.run([sys.executable, "-c", BLOCKED, "--help"], capture_output=True,
+                         text=True, timeout=120, check=False)
+    synth = [line for line in res.stdout.splitlines() if line.split()[:1] == ["synth"]]
+    assert synth and "not available" in synth[0]
+
+
+def test_running_a_file_imports_neither_the_simulator_nor_export(skin_video):
+    code = ("import sys\nfrom edge.cli import main\n"
+            f"code = main(['run', {str(skin_video)!r}, '--roi', 'full', '--no-progress'])\n"
+            "print(code, 'firmware_sim' in sys.modules, 'export' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert res.stdout.split()[-3:] == ["0", "False", "False"], res.stderr

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from edge import service
-from edge.cli_service import check_run_args
+from edge.cli.service import check_run_args
 from edge.errors import InputError
 
 

@@ -21,7 +21,9 @@ from typing import NoReturn
 from edge import service
 from edge.errors import InputError
 
-__all__ = ["add_arguments", "check_run_args", "main"]
+__all__ = ["HELP", "add_arguments", "check_run_args", "main"]
+
+HELP = "install, remove or show the systemd unit"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,14 +63,14 @@ class _RunArgsParser(argparse.ArgumentParser):
 
 def check_run_args(run_args: list[str]) -> list[str]:
     """Strip a leading ``--`` and check the arguments with ``edge-vitals run``'s parser."""
-    from edge import cli_run
+    from edge.cli import run
 
     args = run_args[1:] if run_args[:1] == ["--"] else list(run_args)
     if not args:
         raise InputError("give the run arguments after --, e.g. "
                          "edge-vitals service install -- --camera 0 --json")
     parser = _RunArgsParser(prog="edge-vitals run", add_help=False)
-    cli_run.add_arguments(parser)
+    run.add_arguments(parser)
     parsed = parser.parse_args(args)
     if sum([bool(parsed.source), parsed.camera is not None, parsed.demo]) != 1:
         raise InputError("the service needs exactly one source in its run arguments: "

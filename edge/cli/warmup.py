@@ -1,13 +1,9 @@
 """``edge-vitals warmup``: compile the numba kernels once and cache them on disk.
 
-On a Pi a cold start compiles every kernel (tens of seconds on a Pi Zero 2 W). Run this
-once after installing (and in the service's ``ExecStartPre``) so that boots load the cache.
-It also compiles the kernels ahead of time into a small extension module (`edge.aot`;
-needs a C/C++ compiler and the Python headers), which later runs load instead of numba.
-
-Numba chooses its cache directory when the kernels are defined, that is when `edge` is
-imported; ``--cache-dir`` therefore runs the warm-up in a fresh interpreter with
-``NUMBA_CACHE_DIR`` set.
+Run once after installing (and in the service's ``ExecStartPre``) so that a boot loads
+the cache instead of compiling; it also builds the ahead-of-time kernels (`edge.aot`).
+Numba picks its cache directory when `edge` is imported, so ``--cache-dir`` runs the
+warm-up in a fresh interpreter with ``NUMBA_CACHE_DIR`` set.
 """
 
 from __future__ import annotations
@@ -19,7 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["add_arguments", "compile_ahead", "main", "warm_all"]
+__all__ = ["HELP", "add_arguments", "compile_ahead", "main", "warm_all"]
+
+HELP = "compile and cache the numba kernels (first boot is not slow)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

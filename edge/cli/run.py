@@ -1,4 +1,7 @@
-"""``edge-vitals run``: readings from a video file, a camera or the built-in demo clip."""
+"""``edge-vitals run``: readings from a video file, a camera or the demo clip.
+
+The demo clip comes from the source registered as ``demo`` (`edge.cli.registry`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from edge.cli import registry
+from edge.cli.options import config_from_args
 from edge.config import METHOD_NAMES, PipelineConfig
 from edge.errors import InputError
 from edge.live import LiveSource
@@ -22,8 +27,9 @@ from edge.pipeline import Pipeline
 from edge.sinks import CsvSink, JsonLinesSink, TextSink
 from edge.types import Reading, Status
 
-__all__ = ["add_arguments", "config_from_args", "main"]
+__all__ = ["HELP", "add_arguments", "add_mqtt_arguments", "main", "summarise"]
 
+HELP = "measure vitals from a video file, a camera or the demo clip"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,31 +80,14 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
                     "BASE/availability")
 
 
-def config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    """The pipeline config of a command's ``--config`` file and its override flags
-    (``--method``, ``--model``, ``--roi``, ``--spo2-calibration``, where it has them).
-    """
-    path = getattr(args, "config", None)
-    config = PipelineConfig.from_toml(path) if path else PipelineConfig()
-    overrides = {("rppg", "method"): "method", ("rppg", "model_path"): "model",
-                 ("roi", "mode"): "roi", ("vitals", "spo2_calibration"): "spo2_calibration"}
-    for (section, key), flag in overrides.items():
-        value = getattr(args, flag, None)
-        if value:
-            config = config.with_changes(**{section: {key: value}})
-    return config
-
-
 def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], int | None, Any]:
     """(frames, frame count or None, demo clip or None)."""
     chosen = [bool(args.source), args.camera is not None, args.demo]
     if sum(chosen) != 1:
         raise InputError("give exactly one source: a video file, --camera N, or --demo")
     if args.demo:
-        from firmware_sim.world import demo_config, make_clip
-
-        clip = make_clip(demo_config())
-        return clip.frames(), len(clip), clip
+        clip: registry.ClipSource = registry.load(registry.SOURCES_GROUP, "demo")()
+        return clip.frames, clip.frame_count, clip
     if args.camera is not None or args.source == "picamera":
         return _camera(args, stack), None, None
     from edge.capture.video_file import VideoFileSource
@@ -195,11 +184,15 @@ def main(args: argparse.Namespace) -> int:
             print(f"edge-vitals: live: {stats.captured} frames captured, {stats.dropped} dropped "
                   f"(processing behind), queue high-water {stats.queue_high_water}",
                   file=sys.stderr)
-    return _summary(readings, n_frames, elapsed, config, clip, args)
+    return summarise(readings, n_frames, elapsed, config, clip)
 
 
-def _summary(readings: list[Reading], n_frames: int, elapsed_s: float, config: PipelineConfig,
-             clip: Any, args: argparse.Namespace) -> int:
+def summarise(readings: list[Reading], n_frames: int, elapsed_s: float, config: PipelineConfig,
+              clip: registry.ClipSource | None = None) -> int:
+    """Print the run's summary lines to stderr; returns 0.
+
+    Raises `InputError` when face mode found no face in any reading.
+    """
     err = sys.stderr
     fps = n_frames / elapsed_s if elapsed_s > 0 else float("nan")
     print(f"edge-vitals: {n_frames} frames in {elapsed_s:.1f} s ({fps:.0f} frames/s), "
@@ -223,7 +216,5 @@ def _summary(readings: list[Reading], n_frames: int, elapsed_s: float, config: P
         print(f"edge-vitals: SpO2 median {np.median([r.spo2_pct for r in spo2]):.1f} % over "
               f"{len(spo2)} readings{note}", file=err)
     if clip is not None:
-        truth = clip.truth.mean_heart_rate_bpm(0.0, clip.config.duration_s)
-        print(f"edge-vitals: demo clip truth {truth:.1f} bpm, "
-              f"{clip.config.breathing_rate_bpm:g} breaths/min", file=err)
+        print(f"edge-vitals: demo clip truth {clip.truth}", file=err)
     return 0

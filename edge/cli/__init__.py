@@ -1,0 +1,92 @@
+"""The ``edge-vitals`` command (also ``python -m edge``).
+
+Edge's own commands are built in (`BUILTIN`); other packages register theirs as entry
+points (`edge.cli.registry`). Only the chosen command's module is imported, all of them
+for the help listing, so ``edge-vitals run`` loads none of the other packages.
+
+Exit codes: 0 ok; 1 a verdict failed (a budget, an accuracy threshold); 2 bad input
+or usage, with a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from edge.cli import registry
+from edge.errors import VitalsError
+
+__all__ = ["BUILTIN", "EXIT_OK", "EXIT_USAGE", "EXIT_VERDICT", "main"]
+
+BUILTIN = {"run": "edge.cli.run", "calibrate": "edge.cli.calibrate",
+           "service": "edge.cli.service", "warmup": "edge.cli.warmup"}
+"""Edge's own commands: name -> module."""
+
+EXIT_OK, EXIT_VERDICT, EXIT_USAGE = 0, 1, 2
+
+
+def _build_parser(commands: Mapping[str, registry.Loader],
+                  chosen: str | None) -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(
+        prog="edge-vitals",
+        description="Heart rate from a face on camera, offline, on small devices. "
+        "Not a medical device.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if chosen is None:  # the help listing: every command's line, no flags
+        return parser, registry.add_subcommands(sub, commands, listed=commands, with_flags=())
+    return parser, registry.add_subcommands(sub, commands, listed=(), with_flags=[chosen])
+
+
+def _chosen_command(argv: Sequence[str], commands: Mapping[str, registry.Loader]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in commands else None
+    return None
+
+
+def _fail(message: object) -> int:
+    print(f"edge-vitals: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = registry.loaders(registry.COMMANDS_GROUP, BUILTIN)
+    chosen = _chosen_command(argv, commands)
+    parser, modules = _build_parser(commands, chosen)
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "unavailable", None):  # a registered command whose package is missing
+        return _fail(args.unavailable)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.version:
+        from edge import __version__
+
+        print(f"edge-vitals {__version__}")
+        return EXIT_OK
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    debug = args.verbose or os.environ.get("EDGE_DEBUG") == "1"
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="edge-vitals: %(levelname)s: %(message)s")
+    try:
+        return int(modules[args.command].main(args))
+    except VitalsError as exc:
+        if debug:
+            raise
+        return _fail(exc)
+    except KeyboardInterrupt:
+        print("edge-vitals: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
