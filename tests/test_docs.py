@@ -29,7 +29,7 @@ def test_ci_runs_the_linter_and_the_budget_before_the_tests():
 def test_readme_cli_examples_use_existing_flags():
     import argparse
 
-    from edge import cli_run
+    from edge.cli import run as cli_run
 
     parser = argparse.ArgumentParser()
     cli_run.add_arguments(parser)

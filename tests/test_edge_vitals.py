@@ -180,8 +180,8 @@ def test_track_and_json_carry_every_vital(skin_run):
 
 # -- calibration: fit from recordings, then use it -------------------------------------------
 def test_calibration_round_trip_recovers_a_and_b():
-    from edge.cli_calibrate_spo2 import pair_ratios
     from edge.spo2 import fit_calibration
+    from edge.spo2_calibration import pair_ratios
 
     a_true, b_true = 104.0, 18.0
     ratios, spo2 = [], []

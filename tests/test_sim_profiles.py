@@ -255,7 +255,7 @@ def test_calibrate_cli(tmp_path, monkeypatch, capsys):
     reference = calibrate.load_host_reference()["median_s"]
     monkeypatch.setattr(calibrate, "run_microbenchmarks",
                         lambda **_: {c: 2.0 * v for c, v in reference.items()})
-    from edge import cli_calibrate
+    from edge.cli import calibrate as cli_calibrate
 
     parser = argparse.ArgumentParser()
     cli_calibrate.add_arguments(parser)

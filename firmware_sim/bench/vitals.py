@@ -9,7 +9,7 @@ Five parts, each a table (design targets in brackets):
   (MAE <= 1 point); with the "predict the mean" baseline and the SpO2 range (a low
   MAE over a narrow range proves little, algorithms §5.2). One clip at full light,
   where skin pixels clip, shows the saturation gate withholding SpO2.
-- ``calibration``: `edge.cli_calibrate_spo2.pair_ratios` + `edge.spo2.fit_calibration`
+- ``calibration``: `edge.spo2_calibration.pair_ratios` + `edge.spo2.fit_calibration`
   on 90 s desaturations: four filmed with a low-noise "lab" camera, and four and then
   sixteen (the same four and twelve more) with the test clips' camera, whose noise
   leaves B known to about +-3 % from four; the fitted A and B against the true ones
@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 import edge
-from edge.cli_calibrate_spo2 import pair_ratios
 from edge.spo2 import Spo2Calibration, fit_calibration
+from edge.spo2_calibration import pair_ratios
 from firmware_sim.world import SyntheticClip, WorldConfig, make_clip
 
 PARTS = ("breathing", "spo2", "calibration", "tracking", "hrv")
