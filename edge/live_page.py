@@ -53,7 +53,7 @@ HISTORY_SIZE = 900
 
 _STATIC = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
            "/style.css": ("style.css", "text/css")}
-_ADDRESS = re.compile(r"(?:(?P<host>\[[^\]]+\]|[^:\[\]]+):)?(?P<port>\d{1,5})")
+_ADDRESS = re.compile(r"(?:(?P<host>\[[0-9A-Za-z:.%]+\]|[0-9A-Za-z._-]+):)?(?P<port>\d{1,5})")
 
 
 def parse_address(value: str) -> tuple[str, int]:
