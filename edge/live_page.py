@@ -229,6 +229,10 @@ class LivePage:
 
         `frames_dropped` is the run's total so far (live mode's full queue).
         """
+        if not isinstance(reading, Reading):
+            raise InputError(f"publish needs a Reading; got {type(reading).__name__}")
+        if not isinstance(frames_dropped, int) or frames_dropped < 0:
+            raise InputError(f"frames_dropped must be an integer >= 0; got {frames_dropped!r}")
         now = time.monotonic()
         with self._lock:
             self._ring.append(reading)

@@ -77,6 +77,17 @@ def test_a_second_page_on_the_same_port_and_the_port_freed_on_close():
         assert get(again.url)[0] == 200
 
 
+@pytest.mark.parametrize("args, kwargs, match", [
+    (({"timestamp_s": 1.0},), {}, "Reading; got dict"),
+    ((reading(1),), {"frames_dropped": -1}, "frames_dropped"),
+    ((reading(1),), {"frames_dropped": 2.0}, "frames_dropped"),
+])
+def test_publish_checks_its_input(page, args, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        page.publish(*args, **kwargs)
+    assert page.latest() is None
+
+
 def test_an_unknown_host_is_an_input_error(monkeypatch):
     def no_such_host(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")

@@ -46,6 +46,8 @@ function renderVitals(latest) {
     bar.style.background = quality >= 0.5 ? "var(--ok)" : quality > 0 ? "var(--warn)" : "var(--line)";
     drawPlot($(v.id + "-plot"), v);
   }
+  const hr = latest ? latest.heart_rate_bpm : null;
+  document.title = (hr === null ? "" : fmt(hr, 0) + " bpm · ") + "edge-vitals live";
   const note = latest && latest.spo2_pct !== null && !latest.spo2_calibrated ? "uncalibrated" : "";
   $("spo2-note").textContent = note;
 }
@@ -111,11 +113,14 @@ function drawPlot(canvas, vital) {
   }
   ctx.strokeStyle = css.getPropertyValue(vital.color); ctx.lineWidth = 2; ctx.lineJoin = "round";
   ctx.beginPath();
-  let pen = false;
+  const steps = points.slice(1).map((p, i) => p[0] - points[i][0]).sort((a, b) => a - b);
+  const gapS = 3 * (steps.length ? steps[Math.floor(steps.length / 2)] : 1);  // no line across
+  let pen = false, lastT = -Infinity;
   for (const [t, v] of points) {
     if (v === null || t < -spanS) { pen = false; continue; }
-    if (pen) ctx.lineTo(x(t), y(v)); else ctx.moveTo(x(t), y(v));
+    if (pen && t - lastT <= gapS) ctx.lineTo(x(t), y(v)); else ctx.moveTo(x(t), y(v));
     pen = true;
+    lastT = t;
   }
   ctx.stroke();
 }
