@@ -113,11 +113,9 @@ class _Handler(BaseHTTPRequestHandler):
             body, ctype = page.static[url.path]
             self._send(200, body, ctype)
         elif url.path == "/api/latest":
-            latest = page.latest()
-            if latest is None:
-                self._send(204, b"", "application/json")
-            else:
-                self._send_json(200, latest.to_dict())
+            newest = page._entries(newest_only=True)
+            self._send(204 if not newest else 200, b"".join(e.encoded() for e in newest),
+                       "application/json")
         elif url.path == "/api/history":
             since = parse_qs(url.query).get("since", [None])[-1]
             try:
@@ -125,7 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 self._send_json(400, {"error": f"since must be a number; got {since!r}"})
                 return
-            self._send_json(200, [r.to_dict() for r in page.history(since_s=since_s)])
+            rows = b", ".join(e.encoded() for e in page._entries(since_s=since_s))
+            self._send(200, b"[" + rows + b"]", "application/json")
         elif url.path == "/api/health":
             health = page.health()
             self._send_json(200 if health["status"] == "ok" else 503, health)
@@ -150,6 +149,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("live page: %s " + format, self.address_string(), *args)
+
+
+class _Entry:
+    """A published reading and its JSON, encoded once, on the first request that needs it."""
+
+    __slots__ = ("json", "reading")
+
+    def __init__(self, reading: Reading):
+        self.reading = reading
+        self.json: bytes | None = None
+
+    def encoded(self) -> bytes:
+        if self.json is None:  # two server threads may both encode it: the same bytes
+            self.json = json.dumps(self.reading.to_dict()).encode()
+        return self.json
 
 
 class LivePage:
@@ -182,7 +196,7 @@ class LivePage:
         self.static = _static_files()
         self.stale_after_s = float(stale_after_s)
         self._lock = threading.Lock()
-        self._ring: deque[Reading] = deque(maxlen=history_size)
+        self._ring: deque[_Entry] = deque(maxlen=history_size)
         self._published = 0
         self._frames_dropped = 0
         self._last_published: float | None = None
@@ -235,24 +249,29 @@ class LivePage:
             raise InputError(f"frames_dropped must be an integer >= 0; got {frames_dropped!r}")
         now = time.monotonic()
         with self._lock:
-            self._ring.append(reading)
+            self._ring.append(_Entry(reading))
             self._published += 1
             self._frames_dropped = frames_dropped
             self._last_published = now
 
     def latest(self) -> Reading | None:
         """The newest reading published, if any."""
-        with self._lock:
-            return self._ring[-1] if self._ring else None
+        newest = self._entries(newest_only=True)
+        return newest[0].reading if newest else None
 
     def history(self, *, since_s: float = -math.inf) -> list[Reading]:
         """Readings held with ``timestamp_s > since_s``, oldest first."""
+        return [e.reading for e in self._entries(since_s=since_s)]
+
+    def _entries(self, *, since_s: float = -math.inf, newest_only: bool = False) -> list[_Entry]:
         with self._lock:
+            if newest_only:
+                return [self._ring[-1]] if self._ring else []
             newer = []
-            for reading in reversed(self._ring):
-                if not reading.timestamp_s > since_s:
+            for entry in reversed(self._ring):
+                if not entry.reading.timestamp_s > since_s:
                     break
-                newer.append(reading)
+                newer.append(entry)
         return newer[::-1]
 
     def health(self) -> dict[str, Any]:
@@ -260,7 +279,7 @@ class LivePage:
         now = time.monotonic()
         with self._lock:
             last, published, dropped = self._last_published, self._published, self._frames_dropped
-            latest = self._ring[-1] if self._ring else None
+            latest = self._ring[-1].reading if self._ring else None
         age_s = None if last is None else now - last
         status = "starting" if age_s is None else "ok" if age_s <= self.stale_after_s else "stale"
         return {"status": status, "readings_published": published, "frames_dropped": dropped,
