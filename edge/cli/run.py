@@ -61,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="live mode: frames held between capture and processing; when full, "
                      "the oldest is dropped (default 2)")
     add_mqtt_arguments(parser)
+    add_live_page_arguments(parser)
 
 
 def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +79,45 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
     mq.add_argument("--mqtt-topic", metavar="BASE",
                     help="base topic (default edge-vitals/<hostname>): BASE/state, "
                     "BASE/availability")
+
+
+# -- live page (#21): --serve and --realtime ------------------------------------------------
+def add_live_page_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--serve`` and ``--realtime`` flags of ``edge-vitals run``."""
+    parser.add_argument("--serve", metavar="[HOST:]PORT",
+                        help="serve a live page of the vitals (never the video) at "
+                        "http://HOST:PORT/ (default host 127.0.0.1: this device only; "
+                        "0.0.0.0:PORT opens it to the network)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="play a file (or --demo) at its own pace, through the live queue "
+                        "like a camera (cameras are real time already)")
+
+
+def _live_page(args: argparse.Namespace, config: PipelineConfig,
+               stack: ExitStack) -> Any | None:
+    """The page of ``--serve``, bound now so that a busy port fails before any work."""
+    if args.serve is None:
+        return None
+    from edge.live_page import LivePage, parse_address
+
+    host, port = parse_address(args.serve)
+    stale_after_s = max(10.0, 5 * config.rppg.output_interval_s)
+    page = stack.enter_context(LivePage(host, port, stale_after_s=stale_after_s))
+    print(f"edge-vitals: live page at {page.url}", file=sys.stderr)
+    return page
+
+
+def _paced(frames: Iterable[Any]) -> Iterator[Any]:
+    """Each frame held back until its timestamp comes round (``--realtime``)."""
+    start_s = None
+    for frame, timestamp_s in frames:
+        if start_s is None:
+            start_s = time.monotonic() - timestamp_s
+        delay_s = start_s + timestamp_s - time.monotonic()
+        if delay_s > 0:
+            time.sleep(delay_s)
+        yield frame, timestamp_s
+# -- end of live page (#21) ----------------------------------------------------------------
 
 
 def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], int | None, Any]:
@@ -159,11 +199,14 @@ def main(args: argparse.Namespace) -> int:
     readings: list[Reading] = []
     n_frames = 0
     with ExitStack() as stack:
+        page = _live_page(args, config, stack)  # live page (#21): a busy port stops us first
         sinks = _sinks(args, stack)  # first: a broker that says no stops us before the camera
         frames, total, clip = _source(args, stack)
         live = frames if isinstance(frames, LiveSource) else None
-        show_progress = not args.no_progress and sys.stderr.isatty() and live is None
         pipe = stack.enter_context(Pipeline(config))
+        if args.realtime and live is None:  # live page (#21): a file paced like a camera
+            frames = live = stack.enter_context(LiveSource(_paced(frames), queue_size=args.queue))
+        show_progress = not args.no_progress and sys.stderr.isatty() and live is None
         started = time.perf_counter()
         try:
             for frame, timestamp_s in _progress(frames, total, show_progress):
@@ -174,6 +217,8 @@ def main(args: argparse.Namespace) -> int:
                 readings.append(reading)
                 for sink in sinks:
                     sink.write(reading)
+                if page is not None:  # live page (#21)
+                    page.publish(reading, frames_dropped=live.queue.dropped if live else 0)
         except KeyboardInterrupt:
             if live is None:
                 raise
