@@ -29,12 +29,14 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from edge.errors import VitalsError
+from edge.reasons import withheld_reason
 from edge.types import Reading
 
 __all__ = ["HA_SENSORS", "CsvSink", "JsonLinesSink", "MqttSink", "SinkError", "TextSink",
@@ -69,24 +71,39 @@ def _field(value: float | None, width: int, decimals: int) -> str:
     return f"{'--':>{width}}" if value is None else f"{value:{width}.{decimals}f}"
 
 
+_SHORT_NAMES = {"breathing_rate_bpm": "BR", "spo2_pct": "SpO2", "sdnn_ms": "HRV"}
+
+
 class TextSink(_SinkBase):
     """One human-readable line per reading: every vital, ``--`` where there is none.
 
     ``   40.0 s  HR   71.8 bpm  BR  12.1 /min  SpO2  94.6 %*  SDNN   41 ms  quality 0.65  ok``
-    (``*``: SpO2 from the uncalibrated default line; the heart rate's quality and status).
+    (``*``: SpO2 from the uncalibrated default line; the heart rate's quality and status),
+    then each other vital withheld, with its reason (``(SpO2: low quality)``), except
+    those in `off` (turned off in the config).
     """
 
-    def __init__(self, stream: IO[str]):
+    def __init__(self, stream: IO[str], *, off: Collection[str] = ()):
         self.stream = stream
+        self.off = frozenset(off)
+
+    def line(self, reading: Reading) -> str:
+        """The reading as one line of text (no newline)."""
+        spo2_mark = "*" if reading.spo2_pct is not None and not reading.spo2_calibrated else " "
+        text = (f"{reading.timestamp_s:8.1f} s  HR {_field(reading.heart_rate_bpm, 6, 1)} bpm  "
+                f"BR {_field(reading.breathing_rate_bpm, 5, 1)} /min  "
+                f"SpO2 {_field(reading.spo2_pct, 5, 1)} %{spo2_mark}  "
+                f"SDNN {_field(reading.sdnn_ms, 4, 0)} ms  quality {reading.quality:4.2f}  "
+                f"{reading.status.value}")
+        if reading.heart_rate_bpm is None:  # the status column says why already
+            return text
+        why = [f"{name}: {reason}" for key, name in _SHORT_NAMES.items()
+               if key not in self.off and (reason := withheld_reason(reading, key))]
+        return f"{text}  ({'; '.join(why)})" if why else text
 
     def write(self, reading: Reading) -> None:
         """Print the reading as a line of text."""
-        spo2_mark = "*" if reading.spo2_pct is not None and not reading.spo2_calibrated else " "
-        print(f"{reading.timestamp_s:8.1f} s  HR {_field(reading.heart_rate_bpm, 6, 1)} bpm  "
-              f"BR {_field(reading.breathing_rate_bpm, 5, 1)} /min  "
-              f"SpO2 {_field(reading.spo2_pct, 5, 1)} %{spo2_mark}  "
-              f"SDNN {_field(reading.sdnn_ms, 4, 0)} ms  quality {reading.quality:4.2f}  "
-              f"{reading.status.value}", file=self.stream, flush=True)
+        print(self.line(reading), file=self.stream, flush=True)
 
 
 class JsonLinesSink(_SinkBase):

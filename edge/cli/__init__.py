@@ -5,7 +5,10 @@ points (`edge.cli.registry`). Only the chosen command's module is imported, all 
 for the help listing, so ``edge-vitals run`` loads none of the other packages.
 
 Exit codes: 0 ok; 1 a verdict failed (a budget, an accuracy threshold); 2 bad input
-or usage, with a one-line message on stderr.
+or usage, with a one-line message on stderr and no traceback: a `VitalsError`, an
+`OSError` at this boundary and a missing optional package each become one line. A
+closed stdout (``edge-vitals run clip --json | head -1``) ends the run quietly, exit 0,
+as coreutils do. ``-v`` or ``EDGE_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from edge.cli import registry
+from edge.cli.options import Parser, missing_extra_message
 from edge.errors import VitalsError
 
 __all__ = ["BUILTIN", "EXIT_OK", "EXIT_USAGE", "EXIT_VERDICT", "main"]
@@ -30,7 +34,7 @@ EXIT_OK, EXIT_VERDICT, EXIT_USAGE = 0, 1, 2
 
 def _build_parser(commands: Mapping[str, registry.Loader],
                   chosen: str | None) -> tuple[argparse.ArgumentParser, dict]:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="edge-vitals",
         description="Heart rate from a face on camera, offline, on small devices. "
         "Not a medical device.",
@@ -79,14 +83,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="edge-vitals: %(levelname)s: %(message)s")
     try:
         return int(modules[args.command].main(args))
-    except VitalsError as exc:
+    except BrokenPipeError:  # the reader of stdout has gone (``| head``): end quietly
+        _silence_stdout()
+        return EXIT_OK
+    except (VitalsError, OSError, ModuleNotFoundError) as exc:
         if debug:
             raise
-        return _fail(exc)
+        return _fail(_one_line(exc, args.command))
     except KeyboardInterrupt:
         print("edge-vitals: interrupted", file=sys.stderr)
         return 130
 
+
+def _one_line(exc: BaseException, command: str) -> str:
+    """The message of an error that reached the command line, on one line."""
+    if isinstance(exc, ModuleNotFoundError):
+        return missing_extra_message(exc.name, needed_by=f"edge-vitals {command}")
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot use{where}: {exc.strerror}"
+    return " ".join(str(exc).split())
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's stream)
+        pass
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

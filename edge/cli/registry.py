@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+from edge.cli.options import missing_extra_message
 from edge.errors import InputError
 
 __all__ = ["CALIBRATIONS_GROUP", "COMMANDS_GROUP", "SOURCES_GROUP", "ClipSource", "Loader",
@@ -53,7 +54,9 @@ def try_load(name: str, table: Mapping[str, Loader]) -> tuple[Any, str]:
     """(object, "") or (None, why it does not load)."""
     try:
         return table[name](), ""
-    except (ImportError, AttributeError) as exc:  # a package left out of the install
+    except ModuleNotFoundError as exc:  # an optional package left out of the install
+        return None, missing_extra_message(exc.name, needed_by=f"'{name}'")
+    except (ImportError, AttributeError) as exc:
         return None, f"'{name}' is registered but does not load ({exc})"
 
 
@@ -72,6 +75,8 @@ def load(group: str, name: str, table: Mapping[str, Loader] | None = None) -> An
 
 
 def _unavailable(why: str) -> str:
+    if "pip install" in why:  # `missing_extra_message` names the install command already
+        return why
     return f"{why}; reinstall edge-vitals with the package that provides it"
 
 

@@ -14,20 +14,21 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import IO, Any
 
 from edge.cli import registry
-from edge.cli.options import config_from_args
+from edge.cli.loop import run_loop
+from edge.cli.options import check_outputs, config_from_args, require_extra
+from edge.cli.plot import PlotSeries, write_png
+from edge.cli.summary import RunSummary
 from edge.config import METHOD_NAMES, PipelineConfig
 from edge.errors import InputError
 from edge.live import LiveSource
 from edge.pipeline import Pipeline
 from edge.sinks import CsvSink, JsonLinesSink, TextSink
-from edge.types import Reading, Status
+from edge.types import Reading
 
-__all__ = ["HELP", "add_arguments", "add_mqtt_arguments", "main", "summarise"]
+__all__ = ["HELP", "add_arguments", "add_mqtt_arguments", "main", "make_sinks", "summarise"]
 
 HELP = "measure vitals from a video file, a camera or the demo clip"
 
@@ -53,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "decoder); auto keeps >= 320 px width (default)")
     parser.add_argument("--json", action="store_true", help="one JSON object per reading")
     parser.add_argument("--csv", metavar="FILE", help="also write the readings to a CSV file")
+    parser.add_argument("--png", metavar="FILE", help="plot heart rate, breathing rate and SpO2 "
+                        "over time, with quality and status (pip install 'edge-vitals[plot]')")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     cam = parser.add_argument_group("cameras (--camera N, picamera)")
     cam.add_argument("--size", default="640x480", metavar="WxH",
@@ -161,8 +164,14 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _sinks(args: argparse.Namespace, stack: ExitStack) -> list[Any]:
-    sinks: list[Any] = [JsonLinesSink(sys.stdout) if args.json else TextSink(sys.stdout)]
+def make_sinks(args: argparse.Namespace, config: PipelineConfig, stack: ExitStack, *,
+               stream: IO[str] | None = None) -> list[Any]:
+    """The sinks `args` ask for: text or JSON lines on `stream` (stdout), CSV, MQTT."""
+    stream = sys.stdout if stream is None else stream
+    off = [key for key, on in (("breathing_rate_bpm", config.vitals.breathing),
+                               ("spo2_pct", config.vitals.spo2),
+                               ("sdnn_ms", config.vitals.hrv)) if not on]
+    sinks: list[Any] = [JsonLinesSink(stream) if args.json else TextSink(stream, off=off)]
     if args.csv:
         sinks.append(stack.enter_context(CsvSink(args.csv)))
     if args.mqtt:
@@ -183,83 +192,70 @@ def _sinks(args: argparse.Namespace, stack: ExitStack) -> list[Any]:
     return sinks
 
 
-def _progress(frames: Iterable[Any], total: int | None, enabled: bool) -> Iterator[Any]:
+def _progress(frames: Iterable[Any], total: int | None, enabled: bool) -> Any:
+    """A tqdm bar over `frames` (None when not shown)."""
     if not enabled:
-        yield from frames
-        return
+        return None
     from tqdm import tqdm
 
-    yield from tqdm(frames, total=total, unit="frame", file=sys.stderr, leave=False,
-                    dynamic_ncols=True)
+    return tqdm(frames, total=total, unit="frame", file=sys.stderr, leave=False,
+                dynamic_ncols=True)
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Everything that can be checked before the work starts: output paths, extras."""
+    check_outputs(args, files=("csv", "png"))
+    if args.png:
+        require_extra("matplotlib", needed_by="--png")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the pipeline over the source and print readings."""
     config = config_from_args(args)
-    readings: list[Reading] = []
-    n_frames = 0
+    _check(args)
+    summary = RunSummary(config)
+    plot = PlotSeries() if args.png else None
     with ExitStack() as stack:
         page = _live_page(args, config, stack)  # live page (#21): a busy port stops us first
-        sinks = _sinks(args, stack)  # first: a broker that says no stops us before the camera
+        sinks = make_sinks(args, config, stack)  # a broker that says no: before the camera
         frames, total, clip = _source(args, stack)
         live = frames if isinstance(frames, LiveSource) else None
         pipe = stack.enter_context(Pipeline(config))
         if args.realtime and live is None:  # live page (#21): a file paced like a camera
             frames = live = stack.enter_context(LiveSource(_paced(frames), queue_size=args.queue))
-        show_progress = not args.no_progress and sys.stderr.isatty() and live is None
-        started = time.perf_counter()
-        try:
-            for frame, timestamp_s in _progress(frames, total, show_progress):
-                n_frames += 1
-                reading = pipe.push(frame, timestamp_s)
-                if reading is None:
-                    continue
-                readings.append(reading)
-                for sink in sinks:
-                    sink.write(reading)
-                if page is not None:  # live page (#21)
-                    page.publish(reading, frames_dropped=live.queue.dropped if live else 0)
-        except KeyboardInterrupt:
-            if live is None:
-                raise
-            print("edge-vitals: stopped", file=sys.stderr)  # Ctrl-C or SIGTERM ends a camera run
-        elapsed = time.perf_counter() - started
+        bar = _progress(frames, total, not args.no_progress and sys.stderr.isatty()
+                        and live is None)
+        if bar is not None:
+            stack.callback(bar.close)
+        elapsed_s = run_loop(frames if bar is None else bar, pipe, sinks=sinks,
+                             summary=summary, live=live, page=page, plot=plot, progress=bar)
         if live is not None:
             stats = live.stats
             print(f"edge-vitals: live: {stats.captured} frames captured, {stats.dropped} dropped "
                   f"(processing behind), queue high-water {stats.queue_high_water}",
                   file=sys.stderr)
-    return summarise(readings, n_frames, elapsed, config, clip)
+    summary.print(elapsed_s, truth=None if clip is None else clip.truth)
+    if plot is not None:
+        write_png(plot, args.png, title=f"edge-vitals run {_source_name(args)}")
+        print(f"edge-vitals: plot written to {args.png}", file=sys.stderr)
+    return 0
 
 
-def summarise(readings: list[Reading], n_frames: int, elapsed_s: float, config: PipelineConfig,
-              clip: registry.ClipSource | None = None) -> int:
-    """Print the run's summary lines to stderr; returns 0.
+def _source_name(args: argparse.Namespace) -> str:
+    if args.demo:
+        return "--demo"
+    return f"--camera {args.camera}" if args.camera is not None else str(args.source)
+
+
+def summarise(readings: Iterable[Reading], n_frames: int, elapsed_s: float,
+              config: PipelineConfig, clip: registry.ClipSource | None = None) -> int:
+    """Print the summary lines of `readings` to stderr, as a run does; returns 0.
 
     Raises `InputError` when face mode found no face in any reading.
     """
-    err = sys.stderr
-    fps = n_frames / elapsed_s if elapsed_s > 0 else float("nan")
-    print(f"edge-vitals: {n_frames} frames in {elapsed_s:.1f} s ({fps:.0f} frames/s), "
-          f"{len(readings)} readings", file=err)
-    if config.roi.mode == "face" and readings and all(r.status is Status.NO_FACE
-                                                      for r in readings):
-        raise InputError("no face found in the video; for a pre-cropped skin video use --roi full")
-    hr = np.array([r.heart_rate_bpm for r in readings if r.heart_rate_bpm is not None])
-    if hr.size == 0:
-        print("edge-vitals: no reliable heart rate (see the status column)", file=err)
-        return 0
-    print(f"edge-vitals: heart rate median {np.median(hr):.1f} bpm over {hr.size} readings",
-          file=err)
-    br = np.array([r.breathing_rate_bpm for r in readings if r.breathing_rate_bpm is not None])
-    if br.size:
-        print(f"edge-vitals: breathing rate median {np.median(br):.1f} breaths/min over "
-              f"{br.size} readings", file=err)
-    spo2 = [r for r in readings if r.spo2_pct is not None]
-    if spo2:
-        note = "" if all(r.spo2_calibrated for r in spo2) else " (uncalibrated: see the README)"
-        print(f"edge-vitals: SpO2 median {np.median([r.spo2_pct for r in spo2]):.1f} % over "
-              f"{len(spo2)} readings{note}", file=err)
-    if clip is not None:
-        print(f"edge-vitals: demo clip truth {clip.truth}", file=err)
+    summary = RunSummary(config)
+    for reading in readings:
+        summary.add(reading)
+    summary.frames = n_frames
+    summary.print(elapsed_s, truth=None if clip is None else clip.truth)
     return 0
