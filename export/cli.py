@@ -198,7 +198,11 @@ def export_model(name: str, args: argparse.Namespace, formats: list[str]) -> dic
 
 def main(args: argparse.Namespace) -> int:
     """Run the export; print and save the report."""
+    from edge.cli.options import check_outputs, require_extra
     from edge.errors import InputError
+
+    require_extra("torch", "onnx", needed_by="edge-vitals export")
+    check_outputs(args, dirs=("out", "data", "runs"))
     from export.formats import FORMATS
     from export.models import MODELS
 
@@ -222,6 +226,8 @@ def main(args: argparse.Namespace) -> int:
 
 def cli(argv: list[str] | None = None) -> int:
     """``python -m export``."""
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n")[0])
+    from edge.cli.options import Parser
+
+    parser = Parser(prog="python -m export", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return main(parser.parse_args(argv))

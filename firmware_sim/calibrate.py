@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.cli.options import check_output_file
 from edge.errors import ConfigError
 from firmware_sim.profiles import (
     SHIPPED_PROFILES,
@@ -336,7 +337,7 @@ def main(args: argparse.Namespace) -> int:
     if args.base is None:
         base = detect_board()
     name = args.name or (f"{Path(str(base)).stem}-measured" if base else "measured")
-    out = args.out or Path(f"{name}.toml")
+    out = check_output_file(args.out or Path(f"{name}.toml"), flag="--out")
     if args.repeats < 1 or args.rounds < 1:
         raise ConfigError(f"--repeats and --rounds must be >= 1; got {args.repeats}, "
                           f"{args.rounds}")

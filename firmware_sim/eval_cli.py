@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.cli.options import config_from_args
+from edge.cli.options import check_outputs, config_from_args, require_extra
 from edge.config import METHOD_NAMES, PipelineConfig
 from edge.errors import InputError, VitalsError
 from firmware_sim import metrics
@@ -330,6 +330,9 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"--window must be 6-600 s; got {args.window:g}")
     if args.max_mae is not None and not args.max_mae > 0:
         raise InputError(f"--max-mae must be a positive number of bpm; got {args.max_mae:g}")
+    check_outputs(args, files=("json", "md", "png"))
+    if args.png:
+        require_extra("matplotlib", needed_by="--png")
     recordings = find_recordings(args.dataset, args.format)
     progress = not args.no_progress and sys.stderr.isatty()
     results = run_eval(recordings, config, window_s=args.window, workers=args.workers,

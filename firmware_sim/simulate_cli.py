@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 import edge
+from edge.cli.options import check_outputs, require_extra
 from edge.errors import ConfigError, InputError
 from firmware_sim.profiles import DeviceProfile, load_profile
 
@@ -85,6 +86,9 @@ def main(args: argparse.Namespace) -> int:
     from firmware_sim.report import build_report, to_markdown, write_timeline_png
     from firmware_sim.world import GroundTruth
 
+    check_outputs(args, files=("json", "md", "png"))  # before the work, not after it
+    if args.png:
+        require_extra("matplotlib", needed_by="--png")
     profile = _profile(args)
     source = VideoFileSource(args.video)
     if source.frame_count is None:

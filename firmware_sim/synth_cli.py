@@ -1,8 +1,10 @@
 """``edge-vitals synth OUT.avi``: render a synthetic face video with known vitals.
 
-Writes the video (FFV1 lossless by default, or MJPG) plus ``OUT.truth.csv`` (per-frame true
+Writes the video (MJPG by default, or FFV1 lossless, in an ``.avi`` or ``.mkv`` file: the
+codec must fit the container the file name asks for) plus ``OUT.truth.csv`` (per-frame true
 timestamps, pulse, heart rate and breathing rate) and ``OUT.truth.json`` (config, beat times,
 seed). A constant-frame-rate container cannot hold timestamp jitter or drops; the CSV can.
+MJPG is the default because FFV1 fills a disk (about 15 MB per second at 640x480).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.cli.options import check_output_file
 from edge.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -22,6 +25,9 @@ __all__ = ["HELP", "add_arguments", "main"]
 HELP = "render a synthetic face video with known vitals"
 
 LIGHT_LEVELS = {"normal": 1.0, "dim": 0.35}
+
+CONTAINERS = {".avi": ("MJPG", "FFV1"), ".mkv": ("MJPG", "FFV1")}
+"""File suffix -> the codecs the simulator writes into it, the default first."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="take the pulse shape from a real PPG column of a CSV file",
     )
     parser.add_argument(
-        "--codec", choices=("FFV1", "MJPG"), default="FFV1", help="FFV1 (lossless, default) or MJPG"
+        "--codec", choices=("MJPG", "FFV1"), default=None,
+        help="MJPG (default, about 1 MB/s) or FFV1 (lossless, about 15 MB/s at 640x480)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
@@ -125,12 +132,25 @@ def _config_from_args(args: argparse.Namespace) -> WorldConfig:
         raise InputError(str(exc)) from exc
 
 
+def _codec(output: Path, codec: str | None) -> str:
+    """The codec for `output`: `codec` if its container holds it, else the default."""
+    suffix = output.suffix.lower()
+    if suffix not in CONTAINERS:
+        raise InputError(f"synth writes {' or '.join(CONTAINERS)} files (MJPG or FFV1); "
+                         f"got {output.name!r}: name it {output.stem}.avi")
+    return codec or CONTAINERS[suffix][0]
+
+
 def main(args: argparse.Namespace) -> int:
     """Render the clip and write it with its ground truth; returns the exit code (0)."""
     from firmware_sim.world import make_clip, write_clip
 
     config = _config_from_args(args)
     output = Path(args.output)
+    codec = _codec(output, args.codec)
+    for path in (output, output.with_name(f"{output.stem}.truth.csv"),
+                 output.with_name(f"{output.stem}.truth.json")):
+        check_output_file(path, flag="synth")
     try:
         clip = make_clip(config)
     except ConfigError as exc:  # e.g. a pulse source without enough clean beats
@@ -141,12 +161,13 @@ def main(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=len(clip), unit="frame", desc=output.name, file=sys.stderr)
     try:
-        write_clip(clip, output, codec=args.codec, on_frame=None if bar is None else bar.update)
+        write_clip(clip, output, codec=codec, on_frame=None if bar is None else bar.update)
     finally:
         if bar is not None:
             bar.close()
     print(
         f"wrote {output} ({len(clip)} frames, {config.width}x{config.height} @ {config.fps:g} fps)"
-        f" + {output.stem}.truth.csv + {output.stem}.truth.json"
+        f" + {output.stem}.truth.csv + {output.stem}.truth.json; {codec}, "
+        f"{output.stat().st_size / 2**20:.1f} MB"
     )
     return 0

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.cli.options import config_from_args
+from edge.cli.options import check_outputs, config_from_args
 from edge.errors import InputError
 from edge.spo2 import MIN_RECORDINGS_FOR_SE
 from edge.spo2_calibration import calibrate
@@ -46,6 +46,7 @@ def _split(recording: str) -> tuple[str, str]:
 def main(args: argparse.Namespace) -> int:
     """Fit, print the line and its residual, write the file; returns 0."""
     config = config_from_args(args)
+    check_outputs(args, files=("out",))
     recordings = [_split(r) for r in args.recordings]
     result = calibrate(recordings, config=config, camera=args.camera, light=args.light)
     result.save(args.out)

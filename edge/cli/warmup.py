@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 __all__ = ["HELP", "add_arguments", "compile_ahead", "main", "warm_all"]
 
@@ -78,7 +77,9 @@ def compile_ahead() -> str:
 def main(args: argparse.Namespace) -> int:
     """Warm up in this process, or in a child with ``NUMBA_CACHE_DIR`` set."""
     if args.cache_dir:
-        cache_dir = Path(args.cache_dir).expanduser().resolve()
+        from edge.cli.options import check_output_dir
+
+        cache_dir = check_output_dir(args.cache_dir, flag="--cache-dir").resolve()
         if os.environ.get("NUMBA_CACHE_DIR") != str(cache_dir):
             cache_dir.mkdir(parents=True, exist_ok=True)
             env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
