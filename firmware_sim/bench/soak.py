@@ -8,6 +8,10 @@ the first five), and readings as good in the last ten minutes as in the first te
 
     python -m firmware_sim.bench.soak [--hours 1] [--size 320x240] [--json out.json]
 
+With ``--through-cli`` it soaks the loop of ``edge-vitals run --camera`` instead (its
+sinks, live queue and running summary) for ``--hours`` of simulated time, in minutes
+(`firmware_sim.bench.soak_cli`); target: RSS growth <= 5 MB over a simulated week.
+
 Exit code 1 when a target is missed; run it on a quiet machine.
 """
 
@@ -139,7 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-seconds", type=float, default=20.0)
     parser.add_argument("--method", default="pos", choices=edge.config.METHOD_NAMES)
     parser.add_argument("--json", type=Path, help="also write the per-minute records")
+    cli = parser.add_argument_group("--through-cli: the loop of 'edge-vitals run --camera'")
+    cli.add_argument("--through-cli", action="store_true",
+                     help="soak the run loop (sinks, live queue, summary), not just Pipeline")
+    cli.add_argument("--pipeline", choices=("replay", "real"), default="replay",
+                     help="replay: recorded readings, fast (default); real: edge.Pipeline")
+    cli.add_argument("--fps", type=float, default=2.0,
+                     help="camera frame rate (default 2: a reading a second needs no more)")
+    cli.add_argument("--speed", type=float, default=3000.0,
+                     help="simulated seconds per wall second (default 3000)")
     args = parser.parse_args(argv)
+    if args.through_cli:
+        return _through_cli(args)
     width, height = (int(v) for v in args.size.lower().split("x"))
     config = edge.PipelineConfig().with_changes(rppg={"method": args.method})
     result = soak(hours=args.hours, width=width, height=height, clip_s=args.clip_seconds,
@@ -163,6 +178,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
     return 0 if s["rss_ok"] and s["drift_ok"] else 1
+
+
+def _through_cli(args: argparse.Namespace) -> int:
+    from edge.cli.options import check_outputs
+    from firmware_sim.bench.soak_cli import report, soak_through_cli
+
+    check_outputs(args, files=("json",))
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    result = soak_through_cli(hours=args.hours, fps=args.fps, speed=args.speed,
+                              pipeline=args.pipeline, size=(width // 2, height // 2))
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return 0 if result["rss_ok"] else 1
 
 
 if __name__ == "__main__":
