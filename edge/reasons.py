@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from edge.types import Reading, Status
 
-__all__ = ["VITAL_STATUS", "withheld_reason"]
+__all__ = ["SHORT_NAMES", "VITAL_STATUS", "withheld_reason"]
 
 VITAL_STATUS = {"heart_rate_bpm": "status", "breathing_rate_bpm": "breathing_status",
                 "spo2_pct": "spo2_status", "sdnn_ms": "hrv_status"}
 """Vital -> the `Reading` field with its status."""
+
+SHORT_NAMES = {"breathing_rate_bpm": "BR", "spo2_pct": "SpO2", "sdnn_ms": "HRV"}
+"""The vitals besides the heart rate, as the text output names them."""
 
 _REASONS = {Status.WARMING_UP: "warming up", Status.NO_FACE: "no face",
             Status.LOW_QUALITY: "low quality", Status.RESYNC: "restarting after a gap"}

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from edge.errors import VitalsError
-from edge.reasons import withheld_reason
+from edge.reasons import SHORT_NAMES, withheld_reason
 from edge.types import Reading
 
 __all__ = ["HA_SENSORS", "CsvSink", "JsonLinesSink", "MqttSink", "SinkError", "TextSink",
@@ -71,16 +71,13 @@ def _field(value: float | None, width: int, decimals: int) -> str:
     return f"{'--':>{width}}" if value is None else f"{value:{width}.{decimals}f}"
 
 
-_SHORT_NAMES = {"breathing_rate_bpm": "BR", "spo2_pct": "SpO2", "sdnn_ms": "HRV"}
-
-
 class TextSink(_SinkBase):
     """One human-readable line per reading: every vital, ``--`` where there is none.
 
     ``   40.0 s  HR   71.8 bpm  BR  12.1 /min  SpO2  94.6 %*  SDNN   41 ms  quality 0.65  ok``
     (``*``: SpO2 from the uncalibrated default line; the heart rate's quality and status),
-    then each other vital withheld, with its reason (``(SpO2: low quality)``), except
-    those in `off` (turned off in the config).
+    then the other vitals withheld and why (``(BR, HRV: warming up; SpO2: low quality)``),
+    except those in `off` (turned off in the config).
     """
 
     def __init__(self, stream: IO[str], *, off: Collection[str] = ()):
@@ -97,9 +94,13 @@ class TextSink(_SinkBase):
                 f"{reading.status.value}")
         if reading.heart_rate_bpm is None:  # the status column says why already
             return text
-        why = [f"{name}: {reason}" for key, name in _SHORT_NAMES.items()
-               if key not in self.off and (reason := withheld_reason(reading, key))]
-        return f"{text}  ({'; '.join(why)})" if why else text
+        why: dict[str, list[str]] = {}  # reason -> vitals, so that one reason is said once
+        for key, name in SHORT_NAMES.items():
+            reason = None if key in self.off else withheld_reason(reading, key)
+            if reason is not None:
+                why.setdefault(reason, []).append(name)
+        said = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in why.items())
+        return f"{text}  ({said})" if said else text
 
     def write(self, reading: Reading) -> None:
         """Print the reading as a line of text."""

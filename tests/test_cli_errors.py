@@ -82,6 +82,8 @@ def test_output_folder_inside_a_file(argv, bad_paths, capsys):
     (["simulate", "clip.avi", "--mode", "wal"], "did you mean 'wall'?"),
     (["synth", "s.avi", "--motion", "stil"], "did you mean 'still'?"),
     (["eval", "dataset", "--format", "ubcf"], "did you mean 'ubfc'?"),
+    (["run", "clip.avi", "--jsn"], "did you mean '--json'?"),
+    (["simulate", "clip.avi", "--devcie", "pi4"], "did you mean '--device'?"),
 ])
 def test_typos_get_a_suggestion(argv, hint, capsys):
     assert hint in _one_line_exit_2(argv, capsys)

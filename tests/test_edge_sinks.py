@@ -48,7 +48,10 @@ def test_text_lines():
                          spo2_calibrated=True, status=Status.OK)
     for reading in (READING, EMPTY, all_vitals, calibrated):
         TextSink(out).write(reading)
-    first, second, third, fourth = out.getvalue().splitlines()
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("ok  (BR, SpO2, HRV: warming up)")  # READING withholds them
+    assert lines[3].endswith("ok  (BR, HRV: warming up)")
+    first, second, third, fourth = (line.split("  (")[0] for line in lines)
     assert "HR   71.8 bpm" in first and first.endswith("ok")
     assert "BR    -- /min" in first and "SpO2    -- % " in first and "SDNN   -- ms" in first
     assert "HR     -- bpm" in second and second.endswith("no_face")

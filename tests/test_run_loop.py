@@ -127,6 +127,8 @@ def test_text_line_gives_each_withheld_vital_its_reason():
                       sdnn_ms=40.0, hrv_status=Status.OK)
     line = TextSink(io.StringIO()).line(reading)
     assert line.endswith("(BR: warming up; SpO2: low quality)")
+    both = Reading(timestamp_s=5.0, heart_rate_bpm=70.0, status=Status.OK)
+    assert TextSink(io.StringIO()).line(both).endswith("(BR, SpO2, HRV: warming up)")
     assert "SpO2" not in TextSink(io.StringIO(), off=["spo2_pct"]).line(reading).split("(")[1]
     no_hr = Reading(timestamp_s=5.0, status=Status.NO_FACE)
     assert TextSink(io.StringIO()).line(no_hr).endswith("no_face")

@@ -13,7 +13,6 @@ as coreutils do. ``-v`` or ``EDGE_DEBUG=1`` shows the traceback instead.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -33,7 +32,8 @@ EXIT_OK, EXIT_VERDICT, EXIT_USAGE = 0, 1, 2
 
 
 def _build_parser(commands: Mapping[str, registry.Loader],
-                  chosen: str | None) -> tuple[argparse.ArgumentParser, dict]:
+                  chosen: str | None) -> tuple[Parser, dict, dict]:
+    """The parser, the loaded command modules and the sub-parsers by command name."""
     parser = Parser(
         prog="edge-vitals",
         description="Heart rate from a face on camera, offline, on small devices. "
@@ -43,8 +43,10 @@ def _build_parser(commands: Mapping[str, registry.Loader],
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     if chosen is None:  # the help listing: every command's line, no flags
-        return parser, registry.add_subcommands(sub, commands, listed=commands, with_flags=())
-    return parser, registry.add_subcommands(sub, commands, listed=(), with_flags=[chosen])
+        loaded = registry.add_subcommands(sub, commands, listed=commands, with_flags=())
+    else:
+        loaded = registry.add_subcommands(sub, commands, listed=(), with_flags=[chosen])
+    return parser, loaded, sub.choices
 
 
 def _chosen_command(argv: Sequence[str], commands: Mapping[str, registry.Loader]) -> str | None:
@@ -64,12 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = registry.loaders(registry.COMMANDS_GROUP, BUILTIN)
     chosen = _chosen_command(argv, commands)
-    parser, modules = _build_parser(commands, chosen)
+    parser, modules, subparsers = _build_parser(commands, chosen)
     args, unknown = parser.parse_known_args(argv)
     if getattr(args, "unavailable", None):  # a registered command whose package is missing
         return _fail(args.unavailable)
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser.error(subparsers.get(args.command, parser).unrecognized(unknown))
     if args.version:
         from edge import __version__
 

@@ -154,3 +154,10 @@ class Parser(argparse.ArgumentParser):
         message = " ".join(message.split())
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def unrecognized(self, unknown: list[str]) -> str:
+        """The message for arguments nobody took, with the closest flag of this parser."""
+        flags = set(re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", self.format_help()))
+        flag = next((a.split("=")[0] for a in unknown if a.startswith("-")), None)
+        hint = did_you_mean(flag, flags) if flag is not None else ""
+        return f"unrecognized arguments: {' '.join(unknown)}{hint}"
+
