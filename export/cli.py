@@ -227,7 +227,12 @@ def main(args: argparse.Namespace) -> int:
 def cli(argv: list[str] | None = None) -> int:
     """``python -m export``."""
     from edge.cli.options import Parser
+    from edge.errors import VitalsError
 
     parser = Parser(prog="python -m export", description=__doc__.split("\n")[0])
     add_arguments(parser)
-    return main(parser.parse_args(argv))
+    try:
+        return main(parser.parse_args(argv))
+    except VitalsError as exc:  # one line, as from edge-vitals export
+        print(f"python -m export: error: {exc}", file=sys.stderr)
+        return 2

@@ -167,7 +167,8 @@ def test_run_png_draws_the_run(skin_video, tmp_path):
 def test_soak_through_cli_short():
     from firmware_sim.bench.soak_cli import soak_through_cli
 
-    result = soak_through_cli(hours=2.0, speed=50_000.0)
+    result = soak_through_cli(hours=2.0, speed=20_000.0)
     assert [h["hour"] for h in result["hourly"]] == [1, 2]
-    assert abs(result["readings"] - 7200) <= 5
+    assert abs(result["readings"] - 7200) <= 72  # about one a second
+    assert result["dropped"] + result["frames_processed"] == result["captured"]
     assert result["rss_growth_mb"] <= 5.0

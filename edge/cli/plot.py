@@ -19,10 +19,11 @@ from edge.types import Reading, Status
 
 __all__ = ["PANELS", "STATUS_COLOURS", "PlotSeries", "write_png"]
 
-PANELS = (("heart_rate_bpm", "quality", "heart rate (bpm)"),
-          ("breathing_rate_bpm", "breathing_quality", "breathing (/min)"),
-          ("spo2_pct", "spo2_quality", "SpO2 (%)"))
-"""(value field, quality field, axis label) per panel."""
+PANELS = (("heart_rate_bpm", "quality", "heart rate (bpm)", 10.0),
+          ("breathing_rate_bpm", "breathing_quality", "breathing (/min)", 6.0),
+          ("spo2_pct", "spo2_quality", "SpO2 (%)", 4.0))
+"""(value field, quality field, axis label, smallest value span shown) per panel: the
+span keeps a steady vital from looking like a wild one on a zoomed-in axis."""
 
 STATUS_COLOURS = {Status.WARMING_UP: "#d9d9d9", Status.LOW_QUALITY: "#fdd49e",
                   Status.NO_FACE: "#fc9272", Status.RESYNC: "#bcbddc"}
@@ -61,7 +62,7 @@ class PlotSeries:
                 return
         i = self.n
         self.time_s[i] = reading.timestamp_s
-        for row, (key, quality, _) in enumerate(PANELS):
+        for row, (key, quality, _, _) in enumerate(PANELS):
             value = getattr(reading, key)
             self.values[row, i] = np.nan if value is None else value
             self.quality[row, i] = getattr(reading, quality)
@@ -92,11 +93,20 @@ def write_png(series: PlotSeries, path: str | Path, *, title: str = "") -> Path:
     n = series.n
     fig, axes = plt.subplots(len(PANELS), 1, sharex=True, figsize=(10, 7), squeeze=False)
     time_s = series.time_s[:n]
-    for row, (_, _, label) in enumerate(PANELS):
+    for row, (_, _, label, span) in enumerate(PANELS):
         ax = axes[row, 0]
+        values = series.values[row, :n]
         if n:
             _shade(ax, time_s, series.status[row, :n])
-            ax.plot(time_s, series.values[row, :n], color="#08519c", lw=1.4)
+            ax.plot(time_s, values, color="#08519c", lw=1.4)
+        if np.isfinite(values).any():
+            middle = 0.5 * (np.nanmin(values) + np.nanmax(values))
+            half = max(span, np.nanmax(values) - np.nanmin(values)) / 2 * 1.1
+            ax.set_ylim(middle - half, middle + half)
+        else:
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, "withheld throughout (see the shading)", transform=ax.transAxes,
+                    ha="center", va="center", color="#636363")
         ax.set_ylabel(label)
         twin = ax.twinx()
         if n:

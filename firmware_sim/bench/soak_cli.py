@@ -159,7 +159,8 @@ def soak_through_cli(*, hours: float, fps: float = 2.0, speed: float = 3000.0,
     return {"pipeline": pipeline, "fps": fps, "speed": speed, "frame_size": list(size),
             "simulated_h": hours, "wall_s": round(wall_s, 1), "hourly": hourly,
             **_figures(hourly, summary.readings, stats.dropped, stats.captured, hours),
-            "summary_bytes": summary.nbytes, "plot_points": plot.n}
+            "frames_processed": summary.frames, "summary_bytes": summary.nbytes,
+            "plot_points": plot.n}
 
 
 def _figures(hourly: list[dict[str, float]], readings: int, dropped: int, captured: int,
