@@ -113,7 +113,7 @@ def check_outputs(args: argparse.Namespace, *, files: Iterable[str] = (),
 def missing_extra_message(module: str | None, *, needed_by: str = "this") -> str:
     """One line: `module` is not installed, and how to install it."""
     top = (module or "?").split(".")[0]
-    how = EXTRAS.get(top, f"pip install {top}")
+    how = EXTRAS.get(top, "reinstall edge-vitals with the package that provides it")
     return f"{needed_by} needs {top}, which is not installed: {how}"
 
 

@@ -75,7 +75,7 @@ def load(group: str, name: str, table: Mapping[str, Loader] | None = None) -> An
 
 
 def _unavailable(why: str) -> str:
-    if "pip install" in why:  # `missing_extra_message` names the install command already
+    if "pip install" in why or "reinstall" in why:  # `missing_extra_message` says how
         return why
     return f"{why}; reinstall edge-vitals with the package that provides it"
 
