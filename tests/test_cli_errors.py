@@ -134,3 +134,11 @@ def test_the_block_really_blocks(tmp_path):
     """The test above would prove nothing if the sitecustomize were not loaded."""
     res = _run_without(["json"], ["--version"], tmp_path)
     assert res.returncode != 0 and "json" in res.stderr
+
+
+def test_good_output_paths_pass(tmp_path):
+    from edge.cli.options import check_output_dir, check_output_file
+
+    assert check_output_file(tmp_path / "r.json", flag="--json") == tmp_path / "r.json"
+    assert check_output_dir(tmp_path / "new" / "sub", flag="--out") == tmp_path / "new" / "sub"
+    assert not (tmp_path / "new").exists()  # checking makes nothing

@@ -1,5 +1,8 @@
 """``edge-vitals run``: readings from a video file, a camera or the demo clip.
 
+The frames go through `edge.cli.loop.run_loop`, which keeps no readings (a camera run
+lasts months): the summary and the ``--png`` plot are kept in bounded memory.
+
 The demo clip comes from the source registered as ``demo`` (`edge.cli.registry`).
 """
 
@@ -234,10 +237,10 @@ def main(args: argparse.Namespace) -> int:
             print(f"edge-vitals: live: {stats.captured} frames captured, {stats.dropped} dropped "
                   f"(processing behind), queue high-water {stats.queue_high_water}",
                   file=sys.stderr)
-    summary.print(elapsed_s, truth=None if clip is None else clip.truth)
-    if plot is not None:
+    if plot is not None:  # before the summary, which fails a face run that found no face
         write_png(plot, args.png, title=f"edge-vitals run {_source_name(args)}")
         print(f"edge-vitals: plot written to {args.png}", file=sys.stderr)
+    summary.print(elapsed_s, truth=None if clip is None else clip.truth)
     return 0
 
 
