@@ -48,6 +48,11 @@ class Box:
         """Return ``[x, y, width, height]``."""
         return [self.x, self.y, self.width, self.height]
 
+    def scaled(self, x_factor: float, y_factor: float) -> Box:
+        """The same box in an image `x_factor` times wider and `y_factor` times taller."""
+        return Box(round(self.x * x_factor), round(self.y * y_factor),
+                   round(self.width * x_factor), round(self.height * y_factor))
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Reading:

@@ -129,6 +129,8 @@ class VideoFileSource(SourceBase):
                 f"{self.path} reports {container_fps:g} frames/s; pass the real rate with --fps"
             )
         width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        self.source_size_px = (width, int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+        """Width and height of the video as stored (0 if the container does not say)."""
         self.decode_scale = _decode_scale(decode_scale, width)
         self.width_px = width // self.decode_scale
         """Width of the delivered frames (0 if the container does not say)."""

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -143,6 +144,29 @@ def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], 
     return src, src.frame_count, None
 
 
+class SourcePixels:
+    """A pipeline whose readings give ``face_box`` in the source video's pixels.
+
+    A file decoded at a reduced scale hands the pipeline smaller frames; users want the box
+    in the video's own coordinates, whatever the decode scale.
+    """
+
+    def __init__(self, pipe: Pipeline, source_size_px: tuple[int, int]):
+        self.pipe = pipe
+        self.width_px, self.height_px = source_size_px
+
+    def push(self, frame: Any, timestamp_s: float) -> Reading | None:
+        """`Pipeline.push`, with the face box scaled from the frame to the source."""
+        reading = self.pipe.push(frame, timestamp_s)
+        if reading is None or reading.face_box is None or self.width_px <= 0:
+            return reading
+        height, width = frame.shape[:2]
+        if (width, height) == (self.width_px, self.height_px):
+            return reading
+        box = reading.face_box.scaled(self.width_px / width, self.height_px / height)
+        return replace(reading, face_box=box)
+
+
 def _camera(args: argparse.Namespace, stack: ExitStack) -> LiveSource:
     """A camera on a capture thread (live mode: the newest frames, drops counted)."""
     match = re.fullmatch(r"(\d+)x(\d+)", args.size)
@@ -224,6 +248,9 @@ def main(args: argparse.Namespace) -> int:
         frames, total, clip = _source(args, stack)
         live = frames if isinstance(frames, LiveSource) else None
         pipe = stack.enter_context(Pipeline(config))
+        source_size_px = getattr(frames, "source_size_px", None)
+        if source_size_px is not None:  # a file decoded at a reduced scale
+            pipe = SourcePixels(pipe, source_size_px)
         if args.realtime and live is None:  # live page (#21): a file paced like a camera
             frames = live = stack.enter_context(LiveSource(_paced(frames), queue_size=args.queue))
         bar = _progress(frames, total, not args.no_progress and sys.stderr.isatty()
