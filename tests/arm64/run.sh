@@ -49,7 +49,8 @@ if [ $# -eq 0 ] && [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
 export QEMU_CPU=cortex-a76   # qemu's default "max" CPU (SVE) is ~15x slower for onnxruntime
 venv=/root/edge-vitals                   # the README's ~/edge-vitals (HOME=/root)
 cache=/root/.cache/edge-vitals/numba     # the README's warmup --cache-dir, as the service uses
-# Run a command in the emulated Pi, as a login shell would (no venv on PATH). Without /proc,
+# Run a command in the emulated Pi, as a login shell would (no venv on PATH; the README block
+# runs without NUMBA_CACHE_DIR, as a user types it). Without /proc,
 # every process that loads onnxruntime says "Can't read /proc/cpuinfo"; that line is filtered
 # out of stderr (nothing else is).
 in_pi() {
@@ -104,7 +105,7 @@ cp "$work/pi-install.sh" "$work/clip.avi" "$root/srv/ev/"
 if [ ! -e "$root/usr/bin/sudo" ]; then   # a Pi user has sudo; root in the chroot needs none
   printf '#!/bin/sh\nexec "$@"\n' >"$root/usr/local/bin/sudo"; chmod +x "$root/usr/local/bin/sudo"
 fi
-in_pi bash -euxo pipefail /srv/ev/pi-install.sh || fail "the README's pi-install block"
+in_pi env -u NUMBA_CACHE_DIR bash -euxo pipefail /srv/ev/pi-install.sh || fail "the README's pi-install block"
 
 in_pi "$venv/bin/python" -c 'import platform, edge, numpy, numba, onnxruntime, cv2
 print(platform.machine(), platform.python_version(), "edge", edge.__version__, numpy.__version__,
