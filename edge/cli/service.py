@@ -25,14 +25,14 @@ from typing import NoReturn
 from edge import service
 from edge.errors import InputError
 
-__all__ = ["HELP", "INPUT_FILE_OPTIONS", "add_arguments", "check_run_args", "main"]
+__all__ = ["HELP", "INPUT_FILE_OPTIONS", "OUTPUT_FILE_OPTIONS", "add_arguments", "check_run_args",
+           "main"]
 
 HELP = "install, remove or show the systemd unit"
 
 INPUT_FILE_OPTIONS = ("config", "spo2_calibration", "model", "mqtt_password_file", "mqtt_ca",
                       "mqtt_cert", "mqtt_key")
-"""``edge-vitals run`` options (by dest) that name a file the service reads (where run has
-them)."""
+"""Run options (by dest, where run has them) naming a file the service reads."""
 OUTPUT_FILE_OPTIONS = ("csv",)
 """Options naming a file the service writes: its folder must exist."""
 
