@@ -17,7 +17,7 @@ from edge.pulse import PulseAnalysis, analyze_pulse
 from edge.types import Box, Reading, Status, Track
 from edge.video import process_video
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it (dynamic)
 
 __all__ = [
     "BackendError",

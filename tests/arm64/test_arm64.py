@@ -1,4 +1,5 @@
-"""Pytest wrapper of the emulated-Pi install job (tests/arm64/run.sh), ~10 minutes.
+"""Pytest wrapper of the emulated-Pi job (tests/arm64/run.sh): the README's Pi install block
+run verbatim in an emulated Pi, then a clip measured there; ~20 minutes.
 
 Marked slow (not in the default run): ``python -m pytest -m slow tests/arm64``. `.ci/run`
 calls the script directly. Skipped, with the script's reason, without root or binfmt_misc.
@@ -16,12 +17,12 @@ SCRIPT = Path(__file__).with_name("run.sh")
 
 
 @pytest.mark.slow
-def test_wheel_installs_and_measures_the_clip_in_an_emulated_pi():
+def test_readme_pi_install_works_and_measures_the_clip_in_an_emulated_pi():
     if os.geteuid() != 0:
         pytest.skip("needs root (debootstrap, chroot, binfmt_misc)")
     env = {**os.environ, "PYTHON": sys.executable}
     res = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, env=env,
-                         timeout=15 * 60, check=False)
+                         timeout=40 * 60, check=False)
     if res.returncode == 77:
         pytest.skip(res.stdout.strip().splitlines()[-1])
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
