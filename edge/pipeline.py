@@ -141,8 +141,9 @@ class Pipeline:
         self.stages.heart_rate.warmup()
 
     def close(self) -> None:
-        """Release resources; further `push` calls raise."""
+        """Release resources (the face detector's worker); further `push` calls raise."""
         self._closed = True
+        self.face.close()
 
     def __enter__(self) -> Pipeline:
         self.warmup()
@@ -173,7 +174,7 @@ class Pipeline:
         if broke is not Break.NONE:
             self._restart(new_camera=broke is Break.FRAME_SIZE)
         timer.lap("validate")
-        box = self.face.locate(frame)
+        box = self.face.locate(frame, t)
         timer.lap("track")
         rgb = None if box is None else self.face.sample(frame, box)
         timer.lap("roi")

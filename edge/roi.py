@@ -2,7 +2,8 @@
 
 Face detection (OpenCV's Haar cascade after CLAHE) costs tens of milliseconds, so it runs
 on a downscaled grey image every ``detect_every_n_frames`` frames, or at once when the
-face is lost; between detections the box is reused. The skin sub-ROIs are cut from the
+face is lost, inline or on a worker thread (`edge.face_worker`); between detections the
+box is reused. The skin sub-ROIs are cut from the
 box with fixed proportions and averaged in one numba pass (`edge.kernels._roi_sums`).
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from edge.config import RoiConfig
 from edge.errors import CaptureError
+from edge.face_worker import Detection, DetectionJob, DetectorWorker, InlineDetection
 from edge.kernels import _roi_sums
 from edge.types import Box
 
@@ -135,60 +137,90 @@ class FaceDetector:
 
 
 class RoiTracker:
-    """Face box over time: detect every N frames (or on loss), smooth between."""
+    """Face box over time: a detection every N frames (or on loss), the box kept between.
 
-    def __init__(self, config: RoiConfig):
+    Detections run on a runner (`edge.face_worker`): inline, inside `update`, or on a
+    worker thread when ``config.detect_in_background``, in which case `update` never waits:
+    it keeps the last box and adopts a new one when its detection arrives.
+    """
+
+    def __init__(self, config: RoiConfig, *, runner: Any = None):
         self.config = config
         self.detector = FaceDetector(detect_width_px=config.detect_width_px)
-        self._box: np.ndarray | None = None  # x, y, w, h as floats
-        self._frames_since_detect = 0
-        self._misses = 0
-        self._near_misses = 0
+        if runner is None:
+            background = config.detect_in_background and config.mode == "face"
+            runner = (DetectorWorker if background else InlineDetection)(self.detector)
+        self.runner = runner
+        """Runs the detections (``on_frame_path``, ``idle``, ``submit``, ``poll``, ``close``)."""
+        self.jobs = 0
+        """Detection jobs submitted so far."""
+        self.adopted: Detection | None = None
+        """The `edge.face_worker.Detection` adopted by the last `update`, if any."""
+        self._generation = 0
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the face."""
-        self._box = None
+        """Forget the face (a detection still running for the old one is ignored)."""
+        self._box: np.ndarray | None = None  # x, y, w, h as floats
+        self.box_timestamp_s: float | None = None
+        """Capture time of the frame whose detection last found the face in the box."""
+        self._generation += 1
         self._near_misses = 0
         self._frames_since_detect = 0
         self._misses = 0
 
-    def update(self, frame: np.ndarray) -> Box | None:
-        """Face box for this frame (``None`` if no face is known)."""
+    def close(self) -> None:
+        """Stop the runner."""
+        self.runner.close()
+
+    def update(self, frame: np.ndarray, timestamp_s: float = 0.0) -> Box | None:
+        """Face box for this frame (``None`` if no face is known yet)."""
         mode = self.config.mode
         if mode == "full":
             return Box(0, 0, frame.shape[1], frame.shape[0])
         if mode == "fixed":
             return _clip_box(self.config.fixed_box, frame.shape)
+        self.adopted = None
+        self._adopt(self.runner.poll())
         self._frames_since_detect += 1
         due = self._box is None or self._frames_since_detect >= self.config.detect_every_n_frames
-        if due:
+        if due and self.runner.idle:
             self._frames_since_detect = 0
-            self._detect(frame)
+            self.jobs += 1
+            self.runner.submit(self._job(frame, timestamp_s))
+            self._adopt(self.runner.poll())
         if self._box is None:
             return None
         return _clip_box(tuple(round(v) for v in self._box), frame.shape)
 
-    def _detect(self, frame: np.ndarray) -> None:
-        found = None
+    def _job(self, frame: np.ndarray, timestamp_s: float) -> DetectionJob:
+        near = None
         if self._box is not None and self.config.local_redetect:
-            known = _clip_box(tuple(round(v) for v in self._box), frame.shape)
-            found = None if known is None else self.detector.detect_near(frame, known)
-            if found is None and self._near_misses < NEAR_RETRIES:
-                # keep the box and look near it again on the next frame: a full search
-                # costs a Pi several frame periods
-                self._near_misses += 1
-                self._frames_since_detect = self.config.detect_every_n_frames - 1
-                return
+            near = _clip_box(tuple(round(v) for v in self._box), frame.shape)
+        # a full search costs a Pi several frame periods: after a near miss, look near the
+        # face again on the next frame first
+        full = near is None or self._near_misses >= NEAR_RETRIES
+        return DetectionJob(frame=frame, timestamp_s=timestamp_s, near_box=near,
+                            full_search=full, generation=self._generation)
+
+    def _adopt(self, found: Detection | None) -> None:
+        if found is None or found.generation != self._generation:
+            return
+        self.adopted = found
+        if found.box is None and not found.searched_full:  # a near miss: retry next frame
+            self._near_misses += 1
+            self._frames_since_detect = self.config.detect_every_n_frames - 1
+            return
         self._near_misses = 0
-        if found is None:
-            found = self.detector.detect(frame)
-        if found is None:
+        if found.box is None:
             self._misses += 1
             if self._misses >= 2:  # two detections in a row without a face: it is gone
                 self._box = None
+                self.box_timestamp_s = None
             return
         self._misses = 0
-        new = np.array(found.to_list(), dtype=np.float64)
+        self.box_timestamp_s = found.timestamp_s
+        new = np.array(found.box.to_list(), dtype=np.float64)
         iou = 0.0 if self._box is None else _overlap(self._box, new)
         if iou < 0.3:
             self._box = new
