@@ -73,13 +73,14 @@ class FaceDetector:
     def detect(self, frame: np.ndarray) -> Box | None:
         """Return the largest face in an RGB frame, in frame pixels, or ``None``.
 
-        Runs at `detect_width_px`; if nothing is found and the frame is larger, once
-        more at 1.5 times that width (small or low-contrast faces).
+        Runs at `detect_width_px` (a smaller frame is enlarged to it, so that a face
+        smaller than the cascade's window in it is still found); if nothing is found and
+        the frame is larger, once more at 1.5 times that width (small or low-contrast faces).
         """
         if self._cascade is None:
             self._load()
         width = frame.shape[1]
-        found = self.detect_at(frame, min(1.0, self.detect_width_px / width))
+        found = self.detect_at(frame, self.detect_width_px / width)
         if found is None and width > 1.5 * self.detect_width_px:
             found = self.detect_at(frame, 1.5 * self.detect_width_px / width)
         return found
@@ -87,10 +88,9 @@ class FaceDetector:
     def detect_near(self, frame: np.ndarray, box: Box) -> Box | None:
         """Re-find a known face: search only around `box`, only at sizes near its own.
 
-        The region is the box grown by half its size on every side, scaled so that the
-        face is `NEAR_FACE_PX` wide, and the cascade only tries faces from 0.75 to 1.35
-        times that: about a hundredth of a full search, which keeps re-detection on the
-        per-frame path of a Pi 4 within its frame period.
+        The region is the box grown by half its size on every side, scaled (down, or up
+        for a smaller face) so that the face is `NEAR_FACE_PX` wide, and the cascade only
+        tries faces from 0.75 to 1.35 times that: about a hundredth of a full search.
         """
         if self._cascade is None:
             self._load()
@@ -98,7 +98,7 @@ class FaceDetector:
         x0, y0 = max(0, box.x - box.width // 2), max(0, box.y - box.height // 2)
         x1 = min(width, box.x + box.width + box.width // 2)
         y1 = min(height, box.y + box.height + box.height // 2)
-        scale = min(1.0, NEAR_FACE_PX / max(box.width, 1))
+        scale = NEAR_FACE_PX / max(box.width, 1)
         lo, hi = round(0.75 * NEAR_FACE_PX), round(1.35 * NEAR_FACE_PX)
         self.near_searches += 1
         pixels = self.pixels
@@ -120,9 +120,10 @@ class FaceDetector:
         cv2 = self._cv2
         height, width = frame.shape[:2]
         small = frame
-        if scale < 1.0:
+        if scale != 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            small = cv2.resize(frame, size, interpolation=shrink)
         # Local contrast equalisation: dark skin and dim light leave the cascade too
         # little edge contrast otherwise.
         grey = self._clahe.apply(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
