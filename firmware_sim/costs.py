@@ -10,7 +10,6 @@ pipeline's stages (`measure_unit_costs`, shipped in ``profiles/host_costs.json``
 from __future__ import annotations
 
 import json
-import os
 import platform
 import tempfile
 import time
@@ -68,8 +67,8 @@ class UnitCosts:
     `edge.probe.STAGES`, ``detect``): the lognormal sigma that puts the p99 of a stage's
     per-push part where it was measured (cache misses, the garbage collector, the OS)."""
     reference_push_s: float = 0.0
-    """A push of a tiny frame with a fixed box (`reference_push_s`): this host's speed at
-    Python when the costs were measured, so that a later check can tell how loaded it is."""
+    """`reference_push_s` when the costs were measured, so that a later check can tell how
+    much slower a shared host runs now."""
     host: str = ""
     measured: str = ""
 
@@ -116,8 +115,8 @@ def load_unit_costs(path: str | Path | None = None) -> UnitCosts:
 
 
 def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCosts:
-    """Measure the unit costs on this machine (one core, OpenCV single-threaded, in CPU
-    seconds of this thread: the load of other processes does not count).
+    """Measure the unit costs on this machine (OpenCV single-threaded, in CPU seconds of
+    this thread: time lost to other processes does not count).
 
     The real pipeline (inline detection, all vitals) runs over a `seconds`-long 640x480
     MJPG simulator clip decoded by `edge.capture.VideoFileSource`; each push's stage times
@@ -130,9 +129,7 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
     from firmware_sim.calibrate import machine_facts
     from firmware_sim.world import WorldConfig, make_clip, write_clip
 
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(1)  # as in a replay; not pinned to a core either, as a replay is not
     clip = make_clip(WorldConfig(duration_s=seconds, seed=1))
     with tempfile.TemporaryDirectory() as tmp:
         path = write_clip(clip, Path(tmp) / "clip.avi", codec="MJPG")
@@ -170,14 +167,25 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
 
 
 def reference_push_s(repeats: int = 300) -> float:
-    """Median CPU seconds of a push of an 8x8 frame with a fixed box: Python speed now."""
+    """Median CPU seconds of a push of a 640x480 frame with a fixed face-sized box, cycling
+    through 16 frames (15 MB, as fresh frames from a camera are not in the cache): how
+    fast this host runs the pipeline's stages now, memory included.
+    """
     import edge
 
-    config = edge.PipelineConfig().with_changes(roi={"mode": "fixed", "fixed_box": (0, 0, 2, 2)})
+    box = (235, 140, 170, 200)
+    config = edge.PipelineConfig().with_changes(roi={"mode": "fixed", "fixed_box": box})
     pipe = edge.Pipeline(config)
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal((180, 120, 100), 8, (480, 640, 3)), 0, 255).astype(np.uint8)
+              for _ in range(16)]
     tick = iter(range(1, 10**9))
-    tiny = np.zeros((8, 8, 3), np.uint8)
-    return median_call_s(lambda: pipe.push(tiny, next(tick) * 1e-4), repeats)
+
+    def push() -> None:
+        i = next(tick)
+        pipe.push(frames[i % len(frames)], i / 30.0)
+
+    return median_call_s(push, repeats)
 
 
 def _log_spread(seconds: np.ndarray) -> float:
