@@ -1,7 +1,9 @@
 """The streaming pipeline: ``reading = pipe.push(frame_rgb, timestamp_s)``.
 
-One synchronous step per frame, with no threads and no clock of its own, so that a test
-or the simulator can drive it frame by frame and observe each stage through a `Probe`:
+One synchronous step per frame, with no clock of its own, so that a test or the simulator
+can drive it frame by frame and observe each stage through a `Probe` (with
+``roi.detect_in_background`` the face detector runs on a worker thread that `push` never
+waits for, `edge.face_worker`):
 
     frame -> checks (`FrameCheck`) -> face box and skin mean (`FaceSkin`)
           -> uniform trace and pulse (`Trace`)
