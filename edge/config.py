@@ -50,6 +50,10 @@ class RoiConfig:
         Weight of a new detection in the smoothed box (1 = no smoothing).
     skin_mask : bool
         Keep only YCrCb skin-coloured pixels in face mode (``full`` mode never masks).
+    detect_in_background : bool
+        Run face detection on a worker thread beside the frame path (another core), so
+        that `push` never waits for it; the box in use is then a few frames old. Off: the
+        detection runs inside `push`, deterministically (files, tests, one-core boards).
     """
 
     mode: str = "face"
@@ -59,9 +63,11 @@ class RoiConfig:
     local_redetect: bool = True
     box_smoothing: float = 0.3
     skin_mask: bool = True
+    detect_in_background: bool = False
 
     def __post_init__(self) -> None:
         choice("roi.mode", self.mode, ROI_MODES)
+        check_bool("roi.detect_in_background", self.detect_in_background)
         check_bool("roi.local_redetect", self.local_redetect)
         check_bool("roi.skin_mask", self.skin_mask)
         check("roi.detect_every_n_frames", self.detect_every_n_frames, 1, 10_000)

@@ -1,9 +1,9 @@
 """The face stage: where the face is, the mean colour of its skin, and how the head moves.
 
-`FaceSkin.locate` is the only step that runs the face detector, and it reads nothing but
-the frame and the tracker's state, so it could run on a worker thread beside the frame
-path and hand its newest box to `sample`. `sample` keeps the skin mean continuous when
-the box moves; `follow_head` measures the head's motion for breathing and the CNN method.
+`FaceSkin.locate` is the only step that runs the face detector: inside the push, or on a
+worker thread beside the frame path (`edge.face_worker`) whose newest box it adopts.
+`sample` keeps the skin mean continuous when the box moves; `follow_head` measures the
+head's motion for breathing and the CNN method.
 """
 
 from __future__ import annotations
@@ -115,14 +115,23 @@ class FaceSkin:
         self.saturation = 0.0
         """Running mean of the ROI's saturated-pixel fraction."""
 
-    def locate(self, frame: np.ndarray) -> Box | None:
-        """The face box in `frame`, or ``None`` if no face is known."""
-        detector = self.tracker.detector
-        pixels, near = detector.pixels, detector.near_searches
-        box = self.tracker.update(frame)
-        self.probe.work("detector_pixels", detector.pixels - pixels)
-        self.probe.work("near_detections", detector.near_searches - near)
+    def locate(self, frame: np.ndarray, timestamp_s: float = 0.0) -> Box | None:
+        """The face box in `frame` (captured at `timestamp_s`), or ``None`` if none is known."""
+        tracker = self.tracker
+        jobs = tracker.jobs
+        box = tracker.update(frame, timestamp_s)
+        found = tracker.adopted
+        if tracker.runner.on_frame_path:
+            if found is not None:
+                self.probe.work("detector_pixels", found.detector_pixels)
+                self.probe.work("near_detections", found.near_searches)
+        elif tracker.jobs > jobs:  # the frame handed to the worker is copied
+            self.probe.work("handoff_pixels", frame.shape[0] * frame.shape[1])
         return box
+
+    def close(self) -> None:
+        """Stop the face detector's worker, if any."""
+        self.tracker.close()
 
     def sample(self, frame: np.ndarray, box: Box) -> np.ndarray | None:
         """Skin mean RGB in `box`, made continuous across box changes (``None`` if unusable).

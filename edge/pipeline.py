@@ -1,7 +1,9 @@
 """The streaming pipeline: ``reading = pipe.push(frame_rgb, timestamp_s)``.
 
-One synchronous step per frame, with no threads and no clock of its own, so that a test
-or the simulator can drive it frame by frame and observe each stage through a `Probe`:
+One synchronous step per frame, with no clock of its own, so that a test or the simulator
+can drive it frame by frame and observe each stage through a `Probe` (with
+``roi.detect_in_background`` the face detector runs on a worker thread that `push` never
+waits for, `edge.face_worker`):
 
     frame -> checks (`FrameCheck`) -> face box and skin mean (`FaceSkin`)
           -> uniform trace and pulse (`Trace`)
@@ -141,8 +143,9 @@ class Pipeline:
         self.stages.heart_rate.warmup()
 
     def close(self) -> None:
-        """Release resources; further `push` calls raise."""
+        """Release resources (the face detector's worker); further `push` calls raise."""
         self._closed = True
+        self.face.close()
 
     def __enter__(self) -> Pipeline:
         self.warmup()
@@ -173,7 +176,7 @@ class Pipeline:
         if broke is not Break.NONE:
             self._restart(new_camera=broke is Break.FRAME_SIZE)
         timer.lap("validate")
-        box = self.face.locate(frame)
+        box = self.face.locate(frame, t)
         timer.lap("track")
         rgb = None if box is None else self.face.sample(frame, box)
         timer.lap("roi")

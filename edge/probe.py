@@ -8,20 +8,28 @@ reads the last push's figures by name.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 __all__ = ["STAGES", "WORK", "Probe", "RecordingProbe", "StageTimer"]
 
 STAGES = ("validate", "track", "roi", "trace", "estimate")
 """The per-frame stages of `Pipeline.push`, in order."""
-WORK = ("detector_pixels", "near_detections", "roi_pixels", "trace_samples", "estimates",
-        "vital_estimates", "hrv_analyses", "head_motion_updates")
-"""Kinds of work a push reports: pixels of full face searches, re-detections near a known
-face, pixels the ROI kernel visited, uniform trace samples, heart-rate estimates,
+WORK = ("detector_pixels", "near_detections", "handoff_pixels", "roi_pixels",
+        "trace_samples", "estimates", "vital_estimates", "hrv_analyses", "head_motion_updates")
+"""Kinds of work a push reports: pixels of full face searches and re-detections near a
+known face (both on the frame path only), pixels of frames copied for the detector's
+worker, pixels the ROI kernel visited, uniform trace samples, heart-rate estimates,
 breathing and SpO2 estimates, SDNN/RMSSD analyses, head-motion updates."""
 
 
 class Probe:
-    """Observer of the pipeline's work; this base class ignores everything."""
+    """Observer of the pipeline's work; this base class ignores everything.
+
+    `clock` times the stages (and a reading's ``latency_ms``): wall-clock seconds by
+    default; a cost model may pass ``time.thread_time`` to count only this thread's CPU.
+    """
+
+    clock = staticmethod(time.perf_counter)
 
     def start(self) -> None:
         """A push begins."""
@@ -36,7 +44,8 @@ class Probe:
 class RecordingProbe(Probe):
     """Keeps the last push's seconds per stage and units of each kind of work."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
         self.stage_s = dict.fromkeys(STAGES, 0.0)
         self.units = dict.fromkeys(WORK, 0)
 
@@ -63,11 +72,12 @@ class StageTimer:
 
     def __init__(self, probe: Probe):
         self.probe = probe
-        self.start_s = self._last_s = time.perf_counter()
+        self.clock = probe.clock
+        self.start_s = self._last_s = self.clock()
 
     def lap(self, name: str) -> None:
         """Stage `name` ends now (it began where the previous one ended)."""
-        now = time.perf_counter()
+        now = self.clock()
         self.probe.stage(name, now - self._last_s)
         self._last_s = now
 

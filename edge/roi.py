@@ -2,7 +2,8 @@
 
 Face detection (OpenCV's Haar cascade after CLAHE) costs tens of milliseconds, so it runs
 on a downscaled grey image every ``detect_every_n_frames`` frames, or at once when the
-face is lost; between detections the box is reused. The skin sub-ROIs are cut from the
+face is lost, inline or on a worker thread (`edge.face_worker`); between detections the
+box is reused. The skin sub-ROIs are cut from the
 box with fixed proportions and averaged in one numba pass (`edge.kernels._roi_sums`).
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from edge.config import RoiConfig
 from edge.errors import CaptureError
+from edge.face_worker import Detection, DetectionJob, DetectorWorker, InlineDetection
 from edge.kernels import _roi_sums
 from edge.types import Box
 
@@ -71,13 +73,14 @@ class FaceDetector:
     def detect(self, frame: np.ndarray) -> Box | None:
         """Return the largest face in an RGB frame, in frame pixels, or ``None``.
 
-        Runs at `detect_width_px`; if nothing is found and the frame is larger, once
-        more at 1.5 times that width (small or low-contrast faces).
+        Runs at `detect_width_px` (a smaller frame is enlarged to it, so that a face
+        smaller than the cascade's window in it is still found); if nothing is found and
+        the frame is larger, once more at 1.5 times that width (small or low-contrast faces).
         """
         if self._cascade is None:
             self._load()
         width = frame.shape[1]
-        found = self.detect_at(frame, min(1.0, self.detect_width_px / width))
+        found = self.detect_at(frame, self.detect_width_px / width)
         if found is None and width > 1.5 * self.detect_width_px:
             found = self.detect_at(frame, 1.5 * self.detect_width_px / width)
         return found
@@ -85,10 +88,9 @@ class FaceDetector:
     def detect_near(self, frame: np.ndarray, box: Box) -> Box | None:
         """Re-find a known face: search only around `box`, only at sizes near its own.
 
-        The region is the box grown by half its size on every side, scaled so that the
-        face is `NEAR_FACE_PX` wide, and the cascade only tries faces from 0.75 to 1.35
-        times that: about a hundredth of a full search, which keeps re-detection on the
-        per-frame path of a Pi 4 within its frame period.
+        The region is the box grown by half its size on every side, scaled (down, or up
+        for a smaller face) so that the face is `NEAR_FACE_PX` wide, and the cascade only
+        tries faces from 0.75 to 1.35 times that: about a hundredth of a full search.
         """
         if self._cascade is None:
             self._load()
@@ -96,7 +98,7 @@ class FaceDetector:
         x0, y0 = max(0, box.x - box.width // 2), max(0, box.y - box.height // 2)
         x1 = min(width, box.x + box.width + box.width // 2)
         y1 = min(height, box.y + box.height + box.height // 2)
-        scale = min(1.0, NEAR_FACE_PX / max(box.width, 1))
+        scale = NEAR_FACE_PX / max(box.width, 1)
         lo, hi = round(0.75 * NEAR_FACE_PX), round(1.35 * NEAR_FACE_PX)
         self.near_searches += 1
         pixels = self.pixels
@@ -118,9 +120,10 @@ class FaceDetector:
         cv2 = self._cv2
         height, width = frame.shape[:2]
         small = frame
-        if scale < 1.0:
+        if scale != 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            small = cv2.resize(frame, size, interpolation=shrink)
         # Local contrast equalisation: dark skin and dim light leave the cascade too
         # little edge contrast otherwise.
         grey = self._clahe.apply(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
@@ -135,60 +138,90 @@ class FaceDetector:
 
 
 class RoiTracker:
-    """Face box over time: detect every N frames (or on loss), smooth between."""
+    """Face box over time: a detection every N frames (or on loss), the box kept between.
 
-    def __init__(self, config: RoiConfig):
+    Detections run on a runner (`edge.face_worker`): inline, inside `update`, or on a
+    worker thread when ``config.detect_in_background``, in which case `update` never waits:
+    it keeps the last box and adopts a new one when its detection arrives.
+    """
+
+    def __init__(self, config: RoiConfig, *, runner: Any = None):
         self.config = config
         self.detector = FaceDetector(detect_width_px=config.detect_width_px)
-        self._box: np.ndarray | None = None  # x, y, w, h as floats
-        self._frames_since_detect = 0
-        self._misses = 0
-        self._near_misses = 0
+        if runner is None:
+            background = config.detect_in_background and config.mode == "face"
+            runner = (DetectorWorker if background else InlineDetection)(self.detector)
+        self.runner = runner
+        """Runs the detections (``on_frame_path``, ``idle``, ``submit``, ``poll``, ``close``)."""
+        self.jobs = 0
+        """Detection jobs submitted so far."""
+        self.adopted: Detection | None = None
+        """The `edge.face_worker.Detection` adopted by the last `update`, if any."""
+        self._generation = 0
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the face."""
-        self._box = None
+        """Forget the face (a detection still running for the old one is ignored)."""
+        self._box: np.ndarray | None = None  # x, y, w, h as floats
+        self.box_timestamp_s: float | None = None
+        """Capture time of the frame whose detection last found the face in the box."""
+        self._generation += 1
         self._near_misses = 0
         self._frames_since_detect = 0
         self._misses = 0
 
-    def update(self, frame: np.ndarray) -> Box | None:
-        """Face box for this frame (``None`` if no face is known)."""
+    def close(self) -> None:
+        """Stop the runner."""
+        self.runner.close()
+
+    def update(self, frame: np.ndarray, timestamp_s: float = 0.0) -> Box | None:
+        """Face box for this frame (``None`` if no face is known yet)."""
         mode = self.config.mode
         if mode == "full":
             return Box(0, 0, frame.shape[1], frame.shape[0])
         if mode == "fixed":
             return _clip_box(self.config.fixed_box, frame.shape)
+        self.adopted = None
+        self._adopt(self.runner.poll())
         self._frames_since_detect += 1
         due = self._box is None or self._frames_since_detect >= self.config.detect_every_n_frames
-        if due:
+        if due and self.runner.idle:
             self._frames_since_detect = 0
-            self._detect(frame)
+            self.jobs += 1
+            self.runner.submit(self._job(frame, timestamp_s))
+            self._adopt(self.runner.poll())
         if self._box is None:
             return None
         return _clip_box(tuple(round(v) for v in self._box), frame.shape)
 
-    def _detect(self, frame: np.ndarray) -> None:
-        found = None
+    def _job(self, frame: np.ndarray, timestamp_s: float) -> DetectionJob:
+        near = None
         if self._box is not None and self.config.local_redetect:
-            known = _clip_box(tuple(round(v) for v in self._box), frame.shape)
-            found = None if known is None else self.detector.detect_near(frame, known)
-            if found is None and self._near_misses < NEAR_RETRIES:
-                # keep the box and look near it again on the next frame: a full search
-                # costs a Pi several frame periods
-                self._near_misses += 1
-                self._frames_since_detect = self.config.detect_every_n_frames - 1
-                return
+            near = _clip_box(tuple(round(v) for v in self._box), frame.shape)
+        # a full search costs a Pi several frame periods: after a near miss, look near the
+        # face again on the next frame first
+        full = near is None or self._near_misses >= NEAR_RETRIES
+        return DetectionJob(frame=frame, timestamp_s=timestamp_s, near_box=near,
+                            full_search=full, generation=self._generation)
+
+    def _adopt(self, found: Detection | None) -> None:
+        if found is None or found.generation != self._generation:
+            return
+        self.adopted = found
+        if found.box is None and not found.searched_full:  # a near miss: retry next frame
+            self._near_misses += 1
+            self._frames_since_detect = self.config.detect_every_n_frames - 1
+            return
         self._near_misses = 0
-        if found is None:
-            found = self.detector.detect(frame)
-        if found is None:
+        if found.box is None:
             self._misses += 1
             if self._misses >= 2:  # two detections in a row without a face: it is gone
                 self._box = None
+                self.box_timestamp_s = None
             return
         self._misses = 0
-        new = np.array(found.to_list(), dtype=np.float64)
+        self.box_timestamp_s = found.timestamp_s
+        new = np.array(found.box.to_list(), dtype=np.float64)
         iou = 0.0 if self._box is None else _overlap(self._box, new)
         if iou < 0.3:
             self._box = new

@@ -2,59 +2,84 @@
 
 The modelled replay must give the same report for the same seed whatever else the host
 is doing, so it never uses a frame's wall-clock time: a `edge.probe.RecordingProbe`
-counts what each push did (`edge.probe.WORK`), and each stage's host time is that work
-times a unit cost measured once on a reference host (`measure_unit_costs`, shipped in
-``profiles/host_costs.json``).
+counts what each push did (`edge.probe.WORK`), and each stage's host time is a per-push
+part plus that work times unit costs, measured once on a reference host by timing the real
+pipeline's stages (`measure_unit_costs`, shipped in ``profiles/host_costs.json``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
+import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["UnitCosts", "load_unit_costs", "measure_unit_costs", "stage_host_seconds"]
+from edge.errors import ConfigError
+
+__all__ = ["UnitCosts", "detection_host_seconds", "load_unit_costs", "measure_unit_costs",
+           "reference_push_s", "stage_host_seconds"]
 
 COSTS_FILE = "host_costs.json"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class UnitCosts:
-    """Host seconds per unit of work."""
+    """Host seconds per push of each stage and per unit of its work."""
 
     decode_per_pixel_s: float
-    """MJPG decode + BGR->RGB, per pixel of the delivered frame."""
+    """MJPG decode + BGR->RGB of a file's frame (`edge.capture.VideoFileSource`), per pixel."""
+    validate_s: float
+    """The frame checks of one push."""
+    track_s: float
+    """The tracker's bookkeeping of one push, without a search."""
     detector_per_pixel_s: float
     """Full face detection (resize, grey, CLAHE, Haar), per pixel of the image searched."""
     near_detection_s: float
     """One re-detection around a known face (`edge.roi.FaceDetector.detect_near`)."""
-    push_overhead_s: float
-    """Validation and Python bookkeeping of one `push` with no other work."""
+    handoff_per_pixel_s: float
+    """Copying a frame for the detector's worker thread, per pixel."""
+    roi_s: float
+    """The ROI stage of a push with a face box, without its pixels (Python, gain)."""
     roi_per_pixel_s: float
-    """ROI sampling of a face box (the numba kernel and its wrapper), per pixel visited."""
+    """The ROI kernel, per pixel visited."""
+    trace_s: float
+    """The trace stage of a push with a skin sample, without its samples."""
     trace_per_sample_s: float
     """Resampling and the streaming POS projection, per uniform sample."""
+    head_motion_s: float
+    """One update of the face's motion, both axes (`edge.head_motion`)."""
+    estimate_overhead_s: float
+    """The estimate stage of a push that makes no estimate (is a reading due?)."""
     estimate_s: float
     """One heart-rate estimate (spectrum of a 10 s window, peak, SNR, motion gate)."""
-    vital_estimate_s: float = 0.0
-    """One breathing-rate or SpO2 estimate (their mean: 32 s and 10 s windows)."""
-    hrv_analysis_s: float = 0.0
-    """One SDNN/RMSSD beat analysis of a 32 s window (every 5 s)."""
-    head_motion_s: float = 0.0
-    """One update of the face's motion, both axes (`edge.head_motion`), per frame with a face."""
+    vital_estimate_s: float
+    """One breathing-rate or SpO2 estimate (their mean)."""
+    hrv_analysis_s: float
+    """One SDNN/RMSSD beat analysis of a 32 s window."""
+    spread_sigma: dict[str, float] = field(default_factory=dict)
+    """Spread of this host's times around the model, per stage (``decode``, each of
+    `edge.probe.STAGES`, ``detect``): the lognormal sigma that puts the p99 of a stage's
+    per-push part where it was measured (cache misses, the garbage collector, the OS)."""
+    reference_push_s: float = 0.0
+    """`reference_push_s` when the costs were measured, so that a later check can tell how
+    much slower a shared host runs now."""
     host: str = ""
     measured: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """Plain dict (JSON)."""
         return asdict(self)
+
+
+def detection_host_seconds(costs: UnitCosts, *, pixels: int, near_searches: int) -> float:
+    """Host seconds of a face search: `pixels` of full search and `near_searches`."""
+    return costs.detector_per_pixel_s * pixels + costs.near_detection_s * near_searches
 
 
 def stage_host_seconds(costs: UnitCosts, work: Mapping[str, int], *,
@@ -64,15 +89,18 @@ def stage_host_seconds(costs: UnitCosts, work: Mapping[str, int], *,
     Returns ``[decode, validate, track, roi, trace, estimate]`` for a push that did
     `work` (units by name, `edge.probe.WORK`, as a `RecordingProbe` keeps them).
     """
+    face = work["roi_pixels"] > 0
     return np.array([
         costs.decode_per_pixel_s * frame_pixels,
-        0.5 * costs.push_overhead_s,
-        0.5 * costs.push_overhead_s + costs.detector_per_pixel_s * work["detector_pixels"]
-        + costs.near_detection_s * work["near_detections"],
-        costs.roi_per_pixel_s * work["roi_pixels"],
-        costs.trace_per_sample_s * work["trace_samples"]
+        costs.validate_s,
+        costs.track_s + costs.handoff_per_pixel_s * work["handoff_pixels"]
+        + detection_host_seconds(costs, pixels=work["detector_pixels"],
+                                 near_searches=work["near_detections"]),
+        face * costs.roi_s + costs.roi_per_pixel_s * work["roi_pixels"],
+        face * costs.trace_s + costs.trace_per_sample_s * work["trace_samples"]
         + costs.head_motion_s * work["head_motion_updates"],
-        costs.estimate_s * work["estimates"] + costs.vital_estimate_s * work["vital_estimates"]
+        costs.estimate_overhead_s + costs.estimate_s * work["estimates"]
+        + costs.vital_estimate_s * work["vital_estimates"]
         + costs.hrv_analysis_s * work["hrv_analyses"],
     ])
 
@@ -86,73 +114,182 @@ def load_unit_costs(path: str | Path | None = None) -> UnitCosts:
     return UnitCosts(**json.loads(text))
 
 
-def measure_unit_costs(*, repeats: int = 200) -> UnitCosts:
-    """Measure the unit costs on this machine (one core, OpenCV single-threaded)."""
+def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCosts:
+    """Measure the unit costs on this machine (OpenCV single-threaded, in CPU seconds of
+    this thread: time lost to other processes does not count).
+
+    The real pipeline (inline detection, all vitals) runs over a `seconds`-long 640x480
+    MJPG simulator clip decoded by `edge.capture.VideoFileSource`; each push's stage times
+    and work counts give the decode, the per-push parts and the per-estimate costs. The
+    per-unit parts a clip hardly varies (ROI and full-search pixels, the frame copy, trace
+    samples, head motion) come from timing those calls alone on a frame of the clip.
+    """
     import cv2
 
+    from firmware_sim.calibrate import machine_facts
+    from firmware_sim.world import WorldConfig, make_clip, write_clip
+
+    cv2.setNumThreads(1)  # as in a replay; not pinned to a core either, as a replay is not
+    clip = make_clip(WorldConfig(duration_s=seconds, seed=1))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_clip(clip, Path(tmp) / "clip.avi", codec="MJPG")
+        decode_s, stage_s, units = _timed_pipeline(path)
+    frame = clip.frame_at(0)
+    micro = _unit_micro_costs(frame, repeats)
+    pixels = frame.shape[0] * frame.shape[1]
+    track, roi, trace = stage_s["track"], stage_s["roi"], stage_s["trace"]
+    searched = (units["detector_pixels"] > 0) | (units["near_detections"] > 0)
+    track_s = float(np.median(track[~searched]))
+    near_only = (units["near_detections"] > 0) & (units["detector_pixels"] == 0)
+    face = units["roi_pixels"] > 0
+    trace_rest = (trace - micro["trace_per_sample_s"] * units["trace_samples"]
+                  - micro["head_motion_s"] * units["head_motion_updates"])
+    return UnitCosts(
+        decode_per_pixel_s=float(np.median(decode_s)) / pixels,
+        validate_s=float(np.median(stage_s["validate"])), track_s=track_s,
+        detector_per_pixel_s=micro["detector_per_pixel_s"],
+        near_detection_s=float(np.median(track[near_only])) - track_s,
+        handoff_per_pixel_s=micro["handoff_per_pixel_s"],
+        roi_s=float(np.median(roi[face] - micro["roi_per_pixel_s"] * units["roi_pixels"][face])),
+        roi_per_pixel_s=micro["roi_per_pixel_s"],
+        trace_s=float(np.median(trace_rest[face])),
+        trace_per_sample_s=micro["trace_per_sample_s"], head_motion_s=micro["head_motion_s"],
+        **_estimate_costs(stage_s["estimate"], units),
+        spread_sigma={"decode": _log_spread(decode_s),
+                      "validate": _log_spread(stage_s["validate"]),
+                      "track": _log_spread(track[~searched]), "roi": _log_spread(roi[face]),
+                      "trace": _log_spread(trace[face]),
+                      "estimate": _log_spread(stage_s["estimate"][units["estimates"] > 0]),
+                      "detect": _log_spread(track[near_only])},
+        reference_push_s=reference_push_s(repeats),
+        host=f"{machine_facts()['cpu']} ({platform.machine()})",
+        measured=time.strftime("%Y-%m-%d"))
+
+
+def reference_push_s(repeats: int = 300) -> float:
+    """Median CPU seconds of a push of a 640x480 frame with a fixed face-sized box, cycling
+    through 16 frames (15 MB, as fresh frames from a camera are not in the cache): how
+    fast this host runs the pipeline's stages now, memory included.
+    """
     import edge
-    from edge.breathing import stream_breathing
+
+    box = (235, 140, 170, 200)
+    config = edge.PipelineConfig().with_changes(roi={"mode": "fixed", "fixed_box": box})
+    pipe = edge.Pipeline(config)
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal((180, 120, 100), 8, (480, 640, 3)), 0, 255).astype(np.uint8)
+              for _ in range(16)]
+    tick = iter(range(1, 10**9))
+
+    def push() -> None:
+        i = next(tick)
+        pipe.push(frames[i % len(frames)], i / 30.0)
+
+    return median_call_s(push, repeats)
+
+
+def _log_spread(seconds: np.ndarray) -> float:
+    """Lognormal sigma that puts the p99 of `seconds` where it is, given their median."""
+    return round(float(np.log(np.percentile(seconds, 99) / np.median(seconds)) / 2.326), 3)
+
+
+def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                         dict[str, np.ndarray]]:
+    """Decode seconds, stage seconds and work units of every push of the clip at `path`."""
+    import edge
+    from edge.capture.video_file import VideoFileSource
+    from edge.probe import STAGES, WORK, RecordingProbe
+
+    probe = RecordingProbe(clock=time.thread_time)
+    pipe = edge.Pipeline(edge.PipelineConfig(), probe=probe)
+    pipe.warmup()
+    decode, stages, work = [], [], []
+    with VideoFileSource(path) as source:
+        frames = iter(source)
+        while True:
+            t0 = time.thread_time()
+            item = next(frames, None)
+            t1 = time.thread_time()
+            if item is None:
+                break
+            pipe.push(*item)
+            decode.append(t1 - t0)
+            stages.append([probe.stage_s[name] for name in STAGES])
+            work.append([probe.units[name] for name in WORK])
+    pipe.close()
+    stage_s, units = np.array(stages), np.array(work)
+    return (np.array(decode), {name: stage_s[:, k] for k, name in enumerate(STAGES)},
+            {name: units[:, k] for k, name in enumerate(WORK)})
+
+
+def _estimate_costs(estimate_s: np.ndarray, units: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Per-push overhead and per-estimate costs: least squares over the median time of
+    each mix of estimates the pushes made (estimates, breathing/SpO2, HRV); a mix needs
+    two pushes.
+    """
+    mix = np.stack([units["estimates"], units["vital_estimates"], units["hrv_analyses"]], 1)
+    kinds, group, count = np.unique(mix, axis=0, return_inverse=True, return_counts=True)
+    # the first push of each kind may load or compile something: left out
+    medians = np.array([np.median(estimate_s[group.ravel() == g][1:])
+                        for g in np.flatnonzero(count > 1)])
+    kinds = kinds[count > 1]
+    design = np.column_stack([np.ones(len(kinds)), kinds])
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise ConfigError(f"the clip made too few kinds of estimate to fit their costs: {kinds}")
+    fit = np.linalg.lstsq(design, medians, rcond=None)[0]
+    names = ("estimate_overhead_s", "estimate_s", "vital_estimate_s", "hrv_analysis_s")
+    return {name: max(0.0, float(v)) for name, v in zip(names, fit, strict=True)}
+
+
+def median_call_s(call: Callable[[], object], repeats: int) -> float:
+    """Median CPU seconds (this thread) of `repeats` calls of `call`, after one untimed."""
+    call()
+    times = np.empty(repeats)
+    for i in range(repeats):
+        start = time.thread_time()
+        call()
+        times[i] = time.thread_time() - start
+    return float(np.median(times))
+
+
+def _unit_micro_costs(frame: np.ndarray, repeats: int) -> dict[str, float]:
+    """Per-unit costs timed alone: full search and ROI per pixel, copy, trace, head."""
     from edge.buffer import Resampler
-    from edge.config import RoiConfig, RppgConfig
-    from edge.estimators import hrv_from_window
+    from edge.config import RoiConfig
     from edge.head_motion import HeadMotion
-    from edge.heart_rate import HeartRateEstimator
     from edge.roi import FaceDetector, RoiSampler
     from edge.rppg import PulseStream
-    from edge.spo2 import ratio_of_ratios
-    from firmware_sim.calibrate import machine_facts, median_call_s
-    from firmware_sim.world import WorldConfig, make_clip
+    from edge.types import Box
 
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    cv2.setNumThreads(1)
-    frame, _ = next(iter(make_clip(WorldConfig(duration_s=1.0, seed=1)).frames()))
-    _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, 90])
-    pixels = frame.shape[0] * frame.shape[1]
-    decode = median_call_s(lambda: cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR),
-                                            cv2.COLOR_BGR2RGB), repeats) / pixels
     detector = FaceDetector(detect_width_px=160)
     face = detector.detect(frame)  # also loads the cascade
+    if face is None:
+        raise ConfigError("no face in the cost-measurement frame")
     detect = median_call_s(lambda: detector.detect_at(frame, 0.25), repeats // 4) / (160 * 120)
-    near = median_call_s(lambda: detector.detect_near(frame, face), repeats // 4)
+    handoff = median_call_s(lambda: np.array(frame, copy=True), repeats) / frame[..., 0].size
     sampler = RoiSampler(RoiConfig())
-    before = sampler.pixels_scanned
-    sampler.sample(frame, face)
-    roi_s = median_call_s(lambda: sampler.sample(frame, face), repeats)
-    roi = roi_s / ((sampler.pixels_scanned - before) / (repeats + 2))  # per call: 1 + 1 + repeats
+    per_box = []
+    for grow in (1.0, 1.5):
+        box = Box(face.x, face.y, round(face.width * grow), round(face.height * grow))
+        before = sampler.pixels_scanned
+        sampler.sample(frame, box)
+        per_box.append((sampler.pixels_scanned - before,
+                        median_call_s(lambda b=box: sampler.sample(frame, b), repeats)))
+    (p0, t0), (p1, t1) = per_box
     motion = HeadMotion()
     motion.update(frame, face)  # the key frames; then a frame moved by a pixel, and back
     moved = iter([np.roll(frame, (1, 1), axis=(0, 1)), frame] * (repeats + 2))
     head = median_call_s(lambda: motion.update(next(moved), face), repeats)
     stream = PulseStream("pos", fs=30.0, keep_s=40.0)
     resampler = Resampler(fs=30.0, emit=stream.push)
-    rng = np.random.default_rng(0)
-    n = 1200  # 40 s at 30 Hz of a 72 bpm pulse in noise, so every estimator does its full work
-    pulse = 0.3 * np.sin(2 * np.pi * 1.2 * np.arange(n) / 30.0)[:, None] * [0.33, 0.77, 0.53]
-    for i, sample in enumerate(100.0 + pulse + 0.05 * rng.standard_normal((n, 3))):
-        resampler.push(i / 30.0, sample)
+    for i in range(1200):
+        resampler.push(i / 30.0, np.array([100.0, 90.0, 80.0]) + 0.1 * np.sin(i))
     clock = iter(range(1201, 10**9))
     value = np.array([100.0, 90.0, 80.0])
     trace = median_call_s(lambda: resampler.push(next(clock) / 30.0, value), repeats)
-    estimator = HeartRateEstimator(RppgConfig())
-    estimate = median_call_s(lambda: estimator.estimate(stream, 30.0), repeats // 4)
-    breathing = median_call_s(lambda: stream_breathing(stream.rgb[:960], fs=30.0), repeats // 4)
-    ratio = median_call_s(lambda: ratio_of_ratios(stream.rgb[:300], stream.pulse[:300], fs=30.0,
-                                                  heart_rate_bpm=72.0), repeats // 4)
-    window = stream.rgb[:960], stream.pulse[:960]
-    hrv = median_call_s(lambda: hrv_from_window(*window, fs=30.0), repeats // 10)
-    pipe = edge.Pipeline(edge.PipelineConfig(roi=RoiConfig(mode="fixed", fixed_box=(0, 0, 2, 2))))
-    tick = iter(range(1, 10**9))
-    tiny = np.zeros((8, 8, 3), np.uint8)
-    overhead = median_call_s(lambda: pipe.push(tiny, next(tick) * 1e-4), repeats)
-    return UnitCosts(decode_per_pixel_s=decode, detector_per_pixel_s=detect,
-                     near_detection_s=near, push_overhead_s=overhead,
-                     roi_per_pixel_s=roi, trace_per_sample_s=trace, estimate_s=estimate,
-                     vital_estimate_s=0.5 * (breathing + ratio), hrv_analysis_s=hrv,
-                     head_motion_s=head,
-                     host=f"{machine_facts()['cpu']} ({platform.machine()})",
-                     measured=time.strftime("%Y-%m-%d"))
+    return {"detector_per_pixel_s": detect, "handoff_per_pixel_s": handoff,
+            "roi_per_pixel_s": max(0.0, (t1 - t0) / (p1 - p0)), "head_motion_s": head,
+            "trace_per_sample_s": trace}
 
 
 if __name__ == "__main__":  # regenerate the shipped reference: python -m firmware_sim.costs

@@ -5,8 +5,11 @@ stack's queue (picamera2 keeps the newest frame; OpenCV's V4L2 backend is a FIFO
 drops new frames when full), and only the survivors reach the real pipeline, with their
 capture timestamps. Each stage's service time is the host cost model (`firmware_sim.costs`:
 the work a `RecordingProbe` counted times unit costs) scaled by the device profile, on a
-virtual clock: the same seed gives the same report whatever load the host is under. The
-host's own stage times are kept apart, to check the model.
+virtual clock: the same seed gives the same report whatever load the host is under. With
+``roi.detect_in_background`` (and two cores or more) face detection runs on its own
+modelled core (`firmware_sim.worker_model`) and its box reaches the pipeline when the
+modelled detection ends. The host's own stage times (decode included: the time the source
+took to hand over each frame) are kept apart, to check the model.
 """
 
 from __future__ import annotations
@@ -14,15 +17,17 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import edge
 from edge.probe import STAGES, RecordingProbe
-from firmware_sim.costs import UnitCosts, load_unit_costs, stage_host_seconds
+from firmware_sim.costs import UnitCosts, load_unit_costs, reference_push_s, stage_host_seconds
 from firmware_sim.des import QueuePolicy, frame_times
 from firmware_sim.profiles import STAGE_CLASSES, DeviceProfile
+from firmware_sim.worker_model import ModelledWorker, WorkerJob
 
 __all__ = ["STAGE_NAMES", "ReplayResult", "policy_for", "replay"]
 
@@ -31,6 +36,9 @@ RGB_CONVERSION_SHARE = 0.15
 """Cost of delivering an RGB frame from a Pi camera (colour conversion only), as a share of
 an MJPG decode of the same size (USB cameras need the decode)."""
 CAPTURE_JITTER_S = 0.0005
+CLOCK = time.thread_time
+"""The host's own stage times count this thread's CPU seconds, not the wall clock: other
+processes on the host do not inflate them (OpenCV runs single-threaded during a replay)."""
 
 
 @dataclass
@@ -56,6 +64,14 @@ class ReplayResult:
     truth_errors_bpm: list[float] = field(default_factory=list)
     startup_host_s: dict[str, float] = field(default_factory=dict)
     config: edge.PipelineConfig = field(default_factory=edge.PipelineConfig)
+    box_age_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per frame: its capture time minus that of the frame whose detection gave the box
+    in use (NaN: no box, or a dropped frame)."""
+    host_slowdown: float = 1.0
+    """This host's CPU seconds of a reference push now (before and after the replay) over
+    those when the unit costs were measured: how loaded a shared host is."""
+    worker_jobs: list[WorkerJob] = field(default_factory=list)
+    """The detections of the modelled worker core (empty when detection runs inline)."""
 
 
 def policy_for(profile: DeviceProfile) -> QueuePolicy:
@@ -67,16 +83,27 @@ def policy_for(profile: DeviceProfile) -> QueuePolicy:
 
 
 def _device_frames(frames: Iterable[tuple[np.ndarray, float]], arrivals: np.ndarray,
-                   ) -> Iterator[np.ndarray]:
-    """For each device capture time, the newest clip frame at or before it (hold)."""
+                   ) -> Iterator[tuple[np.ndarray, float]]:
+    """For each device capture time, the newest clip frame at or before it (hold), and the
+    host seconds the source took to hand that frame over (its decode, for a file).
+    """
     it = iter(frames)
-    current, _ = next(it)
-    upcoming = next(it, None)
+
+    def timed() -> tuple[tuple[np.ndarray, float] | None, float]:
+        t0 = CLOCK()
+        item = next(it, None)
+        return item, CLOCK() - t0
+
+    first, decode_s = timed()
+    if first is None:
+        return
+    current = first[0]
+    upcoming, upcoming_s = timed()
     for a in arrivals:
         while upcoming is not None and upcoming[1] <= a + 1e-9:
-            current = upcoming[0]
-            upcoming = next(it, None)
-        yield current
+            current, decode_s = upcoming[0], upcoming_s
+            upcoming, upcoming_s = timed()
+        yield current, decode_s
 
 
 def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
@@ -98,9 +125,37 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
     truth : firmware_sim.world.GroundTruth, optional
         For the accuracy of the readings under load.
     """
-    config = config or edge.PipelineConfig()
-    fps = float(fps or profile.camera.fps)
     costs = costs or load_unit_costs()
+    before_s = reference_push_s()
+    with _opencv_threads(1):
+        result = _replay(frames, duration_s=duration_s, profile=profile, fps=fps, seed=seed,
+                         config=config or edge.PipelineConfig(), truth=truth, costs=costs,
+                         mjpg_camera=mjpg_camera)
+    if costs.reference_push_s > 0:
+        result.host_slowdown = 0.5 * (before_s + reference_push_s()) / costs.reference_push_s
+    return result
+
+
+@contextmanager
+def _opencv_threads(n: int) -> Iterator[None]:
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
+            profile: DeviceProfile, fps: float | None, seed: int, config: edge.PipelineConfig,
+            truth: object, costs: UnitCosts, mjpg_camera: bool | None) -> ReplayResult:
+    background = config.roi.mode == "face" and config.roi.detect_in_background
+    if background and profile.cores < 2:  # no core to spare: detection stays on the frame path
+        config = config.with_changes(roi={"detect_in_background": False})
+        background = False
+    fps = float(fps or profile.camera.fps)
     mjpg = profile.camera.mjpeg_decode_on_cpu if mjpg_camera is None else mjpg_camera
     rng = np.random.default_rng(seed)
     n = max(1, int(duration_s * fps))
@@ -108,23 +163,39 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
     policy = policy_for(profile)
     result = _empty_result(profile, fps, seed, policy, arrivals, config)
     t0 = time.perf_counter()
-    probe = RecordingProbe()
+    probe = RecordingProbe(clock=CLOCK)
+    host_rng = np.random.default_rng([seed, 2])
+    spread = np.array([costs.spread_sigma.get(name, 0.0) for name in STAGE_NAMES])
     pipe = edge.Pipeline(config, probe=probe)
     t1 = time.perf_counter()
     pipe.warmup()
+    worker = None
+    if background:
+        worker = ModelledWorker(pipe.face.tracker.detector, costs=costs, profile=profile,
+                                rng=np.random.default_rng([seed, 1]))
+        pipe.face.tracker.runner = worker
+        result.worker_jobs = worker.jobs
     result.startup_host_s["pipeline_init_s"] = t1 - t0
     result.startup_host_s["warmup_s"] = time.perf_counter() - t1  # numba cache, cascade
     queue: deque[tuple[int, np.ndarray]] = deque()
     free_at = -np.inf
 
     def serve(i: int, frame: np.ndarray, start: float) -> float:
+        jobs = 0 if worker is None else len(worker.jobs)
+        if worker is not None:
+            worker.now_s = start
         reading = pipe.push(frame, float(arrivals[i]))
-        result.stage_host_measured_s[i, 0] = 0.0  # frames come from memory: no decode here
         result.stage_host_measured_s[i, 1:] = [probe.stage_s[name] for name in STAGES]
+        if worker is not None and len(worker.jobs) > jobs:  # ran here, but on the worker core
+            result.stage_host_measured_s[i, 1 + STAGES.index("track")] -= \
+                worker.jobs[-1].host_measured_s
+        box_t = pipe.face.tracker.box_timestamp_s
+        result.box_age_s[i] = np.nan if box_t is None else arrivals[i] - box_t
         pixels = frame.shape[0] * frame.shape[1]
         host = stage_host_seconds(costs, probe.units, frame_pixels=pixels)
+        # the host check's model: this host's spread around the cost model, a file's decode
+        result.stage_host_model_s[i] = host * np.exp(spread * host_rng.standard_normal(host.size))
         host[0] *= 1.0 if mjpg else RGB_CONVERSION_SHARE
-        result.stage_host_model_s[i] = host
         device = [profile.device_time_s(h, STAGE_CLASSES[name], rng, start)
                   for h, name in zip(host, STAGE_NAMES, strict=True)]
         result.stage_device_s[i] = device
@@ -136,7 +207,8 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
         return end
 
     nominal = np.arange(n) / fps  # which clip frame is captured: jitter only moves time
-    for i, frame in enumerate(_device_frames(frames, nominal)):
+    for i, (frame, decode_s) in enumerate(_device_frames(frames, nominal)):
+        result.stage_host_measured_s[i, 0] = decode_s
         a = arrivals[i]
         while queue and free_at <= a:
             j, fj = queue.popleft()
@@ -167,7 +239,8 @@ def _empty_result(profile: DeviceProfile, fps: float, seed: int, policy: QueuePo
         start_s=np.full(n, np.nan), end_s=np.full(n, np.nan), dropped=np.zeros(n, bool),
         drop_cause=np.full(n, "", dtype=object), queue_depth=np.zeros(n, np.int64),
         stage_device_s=np.full((n, k), np.nan), stage_host_model_s=np.full((n, k), np.nan),
-        stage_host_measured_s=np.full((n, k), np.nan), config=config)
+        stage_host_measured_s=np.full((n, k), np.nan), config=config,
+        box_age_s=np.full(n, np.nan))
 
 
 def _drop(result: ReplayResult, i: int, cause: str) -> None:

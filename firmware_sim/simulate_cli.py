@@ -37,7 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=edge.config.METHOD_NAMES)
     parser.add_argument("--roi", choices=("face", "full"))
     parser.add_argument("--heavy", action="store_true",
-                        help="face detection on every full-resolution frame (a stress case)")
+                        help="face detection on every full-resolution frame, inline (a stress "
+                        "case)")
+    parser.add_argument("--detect-inline", action="store_true",
+                        help="face detection inside push, on the frame path (one core); by "
+                        "default it runs on a worker core, as on a live camera")
     parser.add_argument("--mode", choices=("modelled", "wall"), default="modelled",
                         help="modelled: deterministic device clock (default); wall: frames "
                         "released at the real frame rate into a capture thread")
@@ -55,6 +59,10 @@ def _pipeline_config(args: argparse.Namespace, width: int) -> edge.PipelineConfi
         config = config.with_changes(rppg={"method": args.method})
     if args.roi:
         config = config.with_changes(roi={"mode": args.roi})
+    # simulate models a live camera run (detection on a worker core); --detect-inline or
+    # --heavy model the one-core mode
+    config = config.with_changes(roi={"detect_in_background": not (args.detect_inline
+                                                                   or args.heavy)})
     if args.heavy:
         config = config.with_changes(roi={"detect_every_n_frames": 1, "detect_width_px": width})
     return config

@@ -3,7 +3,10 @@
 The modelled replay (`firmware_sim.replay`) is deterministic but cannot see threading
 problems; here a capture thread releases frames at their real times into the profile's
 queue, the caller's thread runs the real pipeline, and latencies are host clock readings.
-A slower device is stood in for by sleeping ``(factor - 1)`` times each frame's host time.
+A slower device is stood in for by making each push last ``factor`` times its CPU time
+(a sleep tops up what the push took in wall time; on a shared host, time lost to other
+processes is not multiplied by the factor); with ``roi.detect_in_background`` the real
+detector thread runs, each search dilated the same way by the profile's ``frame`` factor.
 Errors in the capture thread are re-raised in the caller's thread.
 """
 
@@ -14,10 +17,12 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 import edge
+from edge.face_worker import DetectorWorker
 from firmware_sim.des import QueuePolicy
 from firmware_sim.profiles import DeviceProfile
 
@@ -74,12 +79,49 @@ class _Capture(threading.Thread):
         self.max_depth = max(self.max_depth, len(self.queue))
 
 
+def _lasting(factor: float, call: Any, *args: Any) -> Any:
+    """``call(*args)``, made to last `factor` times its CPU seconds of wall time."""
+    wall_s, cpu_s = time.monotonic(), time.thread_time()
+    out = call(*args)
+    cpu_s, wall_s = time.thread_time() - cpu_s, time.monotonic() - wall_s
+    time.sleep(max(0.0, factor * cpu_s - wall_s))
+    return out
+
+
+class _DilatedDetector:
+    """A face detector whose searches take `factor` times their CPU time (in wall time)."""
+
+    def __init__(self, detector: Any, factor: float):
+        self.detector, self.factor = detector, factor
+
+    @property
+    def pixels(self) -> int:
+        return self.detector.pixels
+
+    @property
+    def near_searches(self) -> int:
+        return self.detector.near_searches
+
+    def _dilated(self, search: Any, *args: Any) -> Any:
+        return _lasting(self.factor, search, *args)
+
+    def detect(self, frame: np.ndarray) -> Any:
+        return self._dilated(self.detector.detect, frame)
+
+    def detect_near(self, frame: np.ndarray, box: Any) -> Any:
+        return self._dilated(self.detector.detect_near, frame, box)
+
+
 def wall_clock_replay(frames: Sequence[np.ndarray], *, fps: float, profile: DeviceProfile,
                       policy: QueuePolicy, config: edge.PipelineConfig | None = None,
                       dilate: bool = True) -> WallResult:
     """Run the real pipeline on frames released at `fps` in real time."""
     pipe = edge.Pipeline(config)
     pipe.warmup()
+    tracker = pipe.face.tracker
+    if isinstance(tracker.runner, DetectorWorker):
+        factor = profile.factor("frame") if dilate else 1.0
+        tracker.runner = DetectorWorker(_DilatedDetector(tracker.detector, factor))
     capture = _Capture(frames, fps, policy)
     latencies, readings = [], 0
     capture.start()
@@ -93,13 +135,11 @@ def wall_clock_replay(frames: Sequence[np.ndarray], *, fps: float, profile: Devi
             if not capture.queue:
                 break
             i, released = capture.queue.popleft()
-        t0 = time.monotonic()
-        if pipe.push(frames[i], i / fps) is not None:
+        if _lasting(factor, pipe.push, frames[i], i / fps) is not None:
             readings += 1
-        host_s = time.monotonic() - t0
-        time.sleep((factor - 1.0) * host_s)
         latencies.append(time.monotonic() - released)
     capture.join()
+    pipe.close()
     return WallResult(frames=len(frames), processed=len(latencies), dropped=capture.dropped,
                       latency_s=np.array(latencies), readings=readings,
                       max_queue_depth=capture.max_depth)
