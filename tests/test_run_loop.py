@@ -172,3 +172,14 @@ def test_soak_through_cli_short():
     assert abs(result["readings"] - 7200) <= 72  # about one a second
     assert result["dropped"] + result["frames_processed"] == result["captured"]
     assert result["rss_growth_mb"] <= 5.0
+
+
+def test_live_sources_detect_faces_on_a_worker_when_there_is_a_second_core(monkeypatch):
+    import edge.cli.run as run_module
+    from edge.config import PipelineConfig
+
+    monkeypatch.setattr(run_module.os, "cpu_count", lambda: 4)
+    assert run_module.live_config(PipelineConfig()).roi.detect_in_background is True
+    monkeypatch.setattr(run_module.os, "cpu_count", lambda: 1)
+    assert run_module.live_config(PipelineConfig()).roi.detect_in_background is False
+    assert PipelineConfig().roi.detect_in_background is False  # files: inline, deterministic

@@ -9,6 +9,7 @@ The demo clip comes from the source registered as ``demo`` (`edge.cli.registry`)
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -144,6 +145,15 @@ def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], 
     return src, src.frame_count, None
 
 
+def live_config(config: PipelineConfig) -> PipelineConfig:
+    """`config` for a live source: face detection on a worker thread where there is a second
+    core, so that capture never waits for a face search (files stay inline: deterministic).
+    """
+    if (os.cpu_count() or 1) < 2:
+        return config
+    return config.with_changes(roi={"detect_in_background": True})
+
+
 class SourcePixels:
     """A pipeline whose readings give ``face_box`` in the source video's pixels.
 
@@ -247,12 +257,14 @@ def main(args: argparse.Namespace) -> int:
         sinks = make_sinks(args, config, stack)  # a broker that says no: before the camera
         frames, total, clip = _source(args, stack)
         live = frames if isinstance(frames, LiveSource) else None
-        pipe = stack.enter_context(Pipeline(config))
         source_size_px = getattr(frames, "source_size_px", None)
-        if source_size_px is not None:  # a file decoded at a reduced scale
-            pipe = SourcePixels(pipe, source_size_px)
         if args.realtime and live is None:  # live page (#21): a file paced like a camera
             frames = live = stack.enter_context(LiveSource(_paced(frames), queue_size=args.queue))
+        if live is not None:
+            config = live_config(config)
+        pipe = stack.enter_context(Pipeline(config))
+        if source_size_px is not None:  # a file decoded at a reduced scale
+            pipe = SourcePixels(pipe, source_size_px)
         bar = _progress(frames, total, not args.no_progress and sys.stderr.isatty()
                         and live is None)
         if bar is not None:

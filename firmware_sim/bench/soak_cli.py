@@ -34,7 +34,7 @@ import edge
 from edge.cli.loop import run_loop
 from edge.cli.options import Parser, config_from_args
 from edge.cli.plot import PlotSeries
-from edge.cli.run import add_arguments, make_sinks
+from edge.cli.run import add_arguments, live_config, make_sinks
 from edge.cli.summary import RunSummary
 from edge.live import LiveSource
 from firmware_sim.bench.soak import RSS_TARGET_MB, _ping_pong, _rss_mb
@@ -151,7 +151,7 @@ def soak_through_cli(*, hours: float, fps: float = 2.0, speed: float = 3000.0,
     with ExitStack() as stack, open(os.devnull, "w", encoding="utf-8") as null:
         sinks = make_sinks(args, config, stack, stream=null)
         if pipe is None:
-            pipe = stack.enter_context(edge.Pipeline(config))
+            pipe = stack.enter_context(edge.Pipeline(live_config(config)))  # as run --camera
         live = stack.enter_context(LiveSource(camera, queue_size=args.queue))
         wall_s = run_loop(live, pipe, sinks=sinks, summary=summary, live=live, plot=plot)
         stats = live.stats

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.capture.video_file import VideoFileSource
+from edge.cli.run import live_config
+from edge.config import PipelineConfig
 from edge.live import LiveSource
 from edge.pipeline import Pipeline
 
@@ -89,7 +91,8 @@ def soak(clip: Path, *, minutes: float, fps: float, sample_s: float,
     push_ms: list[float] = []
     n_frames = n_readings = 0
     source = PacedLoopSource(clip, fps=fps)
-    with Pipeline() as pipe, LiveSource(source, queue_size=queue_size) as live:
+    with Pipeline(live_config(PipelineConfig())) as pipe, \
+            LiveSource(source, queue_size=queue_size) as live:
         rss_start = rss_mb()
         t0 = next_sample = time.monotonic()
         for frame, t in live:
