@@ -127,15 +127,20 @@ def _wall(args: argparse.Namespace, source: object, profile: DeviceProfile,
           config: edge.PipelineConfig) -> int:
     """Wall-clock mode: real threads, real time; a short text summary and a verdict."""
     import numpy as np
+    from tqdm import tqdm
 
     from firmware_sim.replay import policy_for
     from firmware_sim.tail import summary_ms
     from firmware_sim.wall import wall_clock_replay
 
-    frames = [frame for frame, _ in source]
+    frames = [frame for frame, _ in tqdm(source, total=source.frame_count, desc="decoding",
+                                         unit="frame", file=sys.stderr, leave=False,
+                                         disable=None)]
     fps = args.fps or profile.camera.fps
-    result = wall_clock_replay(frames, fps=fps, profile=profile, policy=policy_for(profile),
-                               config=config)
+    with tqdm(total=len(frames), desc=f"replaying at {fps:g} fps", unit="frame",
+              file=sys.stderr, leave=False, disable=None) as bar:
+        result = wall_clock_replay(frames, fps=fps, profile=profile, policy=policy_for(profile),
+                                   config=config, on_frame=lambda n: bar.update(n - bar.n))
     s = summary_ms(result.latency_s)
     drop_fraction = result.dropped / max(1, result.frames)
     deadline_ms = 1000.0 / fps
@@ -148,5 +153,11 @@ def _wall(args: argparse.Namespace, source: object, profile: DeviceProfile,
           f"({100 * drop_fraction:.2f} %), max queue depth {result.max_queue_depth}")
     print(f"- latency ms: p50 {s['p50_ms']:.3g}, p90 {s['p90_ms']:.3g}, p99 {s['p99_ms']:.3g}, "
           f"max {s['max_ms']:.3g}; deadline {deadline_ms:.3g} ms missed by "
-          f"{100 * misses:.2f} % of processed frames; readings {result.readings}")
+          f"{100 * misses:.2f} % of processed frames; readings {result.readings}\n")
+    print("| per-frame latency, ms | p50 | p90 | p99 | max |\n|---|---|---|---|---|")
+    rows = [("end to end", result.latency_s), *result.stage_s.items()]
+    for name, seconds in rows:
+        t = summary_ms(seconds)
+        print(f"| {name} | " + " | ".join(f"{t[k]:.3g}" if t[k] is not None else "n/a"
+                                        for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")) + " |")
     return 0 if ok else 1

@@ -23,6 +23,7 @@ import numpy as np
 
 import edge
 from edge.face_worker import DetectorWorker
+from edge.probe import STAGES, RecordingProbe
 from firmware_sim.des import QueuePolicy
 from firmware_sim.profiles import DeviceProfile
 
@@ -40,6 +41,9 @@ class WallResult:
     """Capture (release) to end of processing, per processed frame."""
     readings: int
     max_queue_depth: int
+    stage_s: dict[str, np.ndarray]
+    """Each pipeline stage's seconds per processed frame, times the profile's factor (the
+    push is made to last that long), by `edge.probe.STAGES` name."""
 
 
 class _Capture(threading.Thread):
@@ -114,16 +118,20 @@ class _DilatedDetector:
 
 def wall_clock_replay(frames: Sequence[np.ndarray], *, fps: float, profile: DeviceProfile,
                       policy: QueuePolicy, config: edge.PipelineConfig | None = None,
-                      dilate: bool = True) -> WallResult:
-    """Run the real pipeline on frames released at `fps` in real time."""
-    pipe = edge.Pipeline(config)
+                      dilate: bool = True, on_frame: Any = None) -> WallResult:
+    """Run the real pipeline on frames released at `fps` in real time.
+
+    `on_frame`, if given, is called after each frame is processed or dropped (progress).
+    """
+    probe = RecordingProbe(clock=time.thread_time)
+    pipe = edge.Pipeline(config, probe=probe)
     pipe.warmup()
     tracker = pipe.face.tracker
     if isinstance(tracker.runner, DetectorWorker):
         factor = profile.factor("frame") if dilate else 1.0
         tracker.runner = DetectorWorker(_DilatedDetector(tracker.detector, factor))
     capture = _Capture(frames, fps, policy)
-    latencies, readings = [], 0
+    latencies, readings, stages = [], 0, []
     capture.start()
     factor = profile.factor("python") if dilate else 1.0
     while True:
@@ -138,8 +146,13 @@ def wall_clock_replay(frames: Sequence[np.ndarray], *, fps: float, profile: Devi
         if _lasting(factor, pipe.push, frames[i], i / fps) is not None:
             readings += 1
         latencies.append(time.monotonic() - released)
+        stages.append([factor * probe.stage_s[name] for name in STAGES])
+        if on_frame is not None:
+            on_frame(capture.dropped + len(latencies))
     capture.join()
     pipe.close()
     return WallResult(frames=len(frames), processed=len(latencies), dropped=capture.dropped,
                       latency_s=np.array(latencies), readings=readings,
-                      max_queue_depth=capture.max_depth)
+                      max_queue_depth=capture.max_depth,
+                      stage_s=dict(zip(STAGES, np.array(stages).reshape(-1, len(STAGES)).T,
+                                       strict=True)))

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from edge.probe import STAGES
 from firmware_sim.des import simulate
 from firmware_sim.profiles import load_profile
 from firmware_sim.replay import replay
@@ -102,3 +103,7 @@ def test_wall_clock_mode_keeps_up_on_the_host_and_drops_when_dilated(clip):
     slow = dataclasses.replace(slow, factors=dataclasses.replace(slow.factors, python=400.0))
     dilated = wall_clock_replay(frames, fps=30.0, profile=slow, policy=QueuePolicy.latest())
     assert dilated.dropped > 10  # ~0.1 ms of work x 400 = 40 ms > one frame period
+    assert set(host.stage_s) == set(STAGES)
+    assert all(len(v) == host.processed and np.all(v >= 0) for v in host.stage_s.values())
+    # each stage is reported at the profile's factor: 400x the host's stages under "slow"
+    assert np.median(dilated.stage_s["roi"]) > 50 * np.median(host.stage_s["roi"])
