@@ -39,6 +39,7 @@ from firmware_sim.physiology import (
     sample_pulse,
     two_gaussian_template,
 )
+from firmware_sim.sway import postural_sway
 from firmware_sim.world_config import MOTION_PRESETS, SKIN_TONES_RGB, MotionPreset, WorldConfig
 from firmware_sim.world_scene import Scene, build_scene
 
@@ -125,7 +126,12 @@ def _motion(
     resp: np.ndarray,
     pivot: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame affine matrices (n, 2, 3) of the head and the specular strength (n,)."""
+    """Per-frame affine matrices (n, 2, 3) of the head and the specular strength (n,).
+
+    The ``motion`` presets are deliberate head movements (turning, nodding, leaning: a few
+    smooth slow sinusoids with rotation and scale); ``sway_rms_px`` adds the involuntary
+    broadband postural sway of `firmware_sim.sway` on top, from its own random stream.
+    """
     preset: MotionPreset = MOTION_PRESETS[config.motion]
     px = preset.translation_px * config.height / 480.0
     amplitudes = (px, 0.6 * px, preset.rotation_deg, preset.scale_fraction)
@@ -141,6 +147,9 @@ def _motion(
             base + envelope * SmoothPath.random(rng, amplitude=a, band_hz=strong.band_hz)(times)
             for base, a in zip((tx, ty, angle_deg, scale), extra, strict=True)
         )
+    if config.sway_rms_px > 0.0:
+        sway = postural_sway(config.seed, times, rms_px=config.sway_rms_px * config.height / 480.0)
+        tx, ty = tx + sway[:, 0], ty + sway[:, 1]
     ty = ty - config.head_bob_px * resp  # up on inhalation
     # cv2.getRotationMatrix2D about the pivot, vectorised, then the translation
     a = (1.0 + scale) * np.cos(np.deg2rad(angle_deg))
@@ -211,7 +220,7 @@ class SyntheticClip:
         self._modulation = modulation.astype(np.float32)
         self._specular = specular.astype(np.float32)
         self._affine = affine
-        self._moving = config.motion != "still" or config.head_bob_px > 0
+        self._moving = config.motion != "still" or config.head_bob_px > 0 or config.sway_rms_px > 0
         self._work = scene.layer.copy()
         self._warped = np.empty_like(self._work)
         self._alpha1 = np.empty((config.height, config.width), dtype=np.float32)
@@ -308,6 +317,8 @@ def make_clip(config: WorldConfig) -> SyntheticClip:
     """Simulate the subject, the light and the camera for ``config``; frames render lazily."""
     if not isinstance(config, WorldConfig):
         raise InputError(f"make_clip needs a WorldConfig; got {type(config).__name__}")
+    if not 0.0 <= config.sway_rms_px <= 50.0:  # also rejects NaN
+        raise ConfigError(f"WorldConfig.sway_rms_px must be in [0, 50]; got {config.sway_rms_px!r}")
     rng_time, rng_body, rng_scene, rng_motion, rng_light = (
         np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(5)
     )

@@ -152,6 +152,9 @@ class WorldConfig:
         Timestamp jitter (standard deviation, clipped to 0.45 frame) and frame-drop probability.
     seed : int
         Seed of every random choice (paths, beats, noise, drops).
+    sway_rms_px : float
+        Broadband postural sway on both axes (`firmware_sim.sway`), RMS per axis in pixels
+        at 480 frame rows, independent of ``motion`` and the breathing bob; 0 = none.
     """
 
     width: int = 640
@@ -191,6 +194,7 @@ class WorldConfig:
     jitter_s: float = 0.0
     drop_rate: float = 0.0
     seed: int = 0
+    sway_rms_px: float = 0.0
 
     def __post_init__(self) -> None:
         """Check every field; raise ConfigError naming the field, value and allowed range."""
