@@ -45,8 +45,9 @@ def sway_spectrum(freq_hz: np.ndarray) -> np.ndarray:
 def postural_sway(seed: int, times_s: np.ndarray, *, rms_px: float) -> np.ndarray:
     """Horizontal and vertical sway (n, 2) in pixels at `times_s`, each axis `rms_px` RMS.
 
-    Gaussian noise shaped by `sway_spectrum` (random phases on a uniform grid), the two axes
-    independent and each scaled to `rms_px` over the clip; zero when `rms_px` is 0.
+    Gaussian noise shaped by `sway_spectrum` (random phases on a uniform grid that spans
+    `times_s`, so the path depends on the seed and that span), the two axes independent and
+    each scaled to `rms_px` over the clip; zero when `rms_px` is 0.
     """
     times_s = np.asarray(times_s, dtype=np.float64)
     if rms_px <= 0.0 or times_s.size == 0:
