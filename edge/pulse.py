@@ -12,6 +12,10 @@ normal-to-normal intervals: both beats match the mean beat (template correlation
 photoplethysmogram", IEEE JBHI 19(3), 2015) and the interval is within 20 % of the
 median of the accepted intervals around it (ectopic beats out, Task Force 1996).
 The breathing rate comes from the same beats (`edge.breathing`, >= 30 s).
+
+Every vital is ``None`` when its own gate fails (never a guess). The pulse is there when
+the spectral peak stands clear or most beats match the mean beat; HRV is reported with
+the beat-timing noise floor removed, or withheld when that floor is comparable to it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,13 @@ MIN_HRV_COVERAGE = 0.8
 MIN_BEAT_CORRELATION = 0.86  # template-matching SQI threshold of Orphanidou et al. 2015
 NN_MEDIAN_TOLERANCE = 0.2
 RESP_WAVE_BAND_HZ = (0.05, 5.0)
+UPSAMPLE = 8
+MIN_MATCHING_BEATS = 0.6
+"""Least share of beats matching the mean beat for any heart rate: white and brown noise
+band-passed to the beat band reach 0.4-0.7 (10-30 s), a contact PPG 0.85-1."""
+CLEAN_BEATS = 0.75
+"""Share of matching beats above which the beats alone vouch for the pulse (quality > 0)
+even when the spectral peak does not (a slow-drifting contact PPG can sit near 0 dB)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,11 +62,22 @@ class PulseAnalysis:
         Breathing rate in breaths/min from the respiratory modulations of the beats
         (Smart Fusion, `edge.breathing`); ``None`` under 30 s or when they disagree.
     sdnn_ms, rmssd_ms : float or None
-        HRV over the clean beats, for >= 30 s of mostly clean beats; else ``None``.
+        HRV over the clean beats, for >= 30 s of mostly clean beats, with the beat-timing
+        noise floor removed (see `hrv_status`); else ``None``.
     quality : float
-        0-1, from the spectral SNR of the pulse.
+        0-1: the larger of the spectral SNR's quality and the share of beats matching
+        the mean beat (above `CLEAN_BEATS`); 0, with every vital ``None``, when neither
+        vouches for a pulse.
     beats_s : np.ndarray [shape=(n_beats,)]
         Times of the detected systolic peaks, in seconds from the first sample.
+    hrv_noise_ms : float or None
+        SDNN that beat-timing noise alone would give (`beat_timing_noise_s` times sqrt 2).
+    hrv_quality : float
+        0-1: `quality` times the share of the measured SDNN variance that is not noise.
+    hrv_status : str
+        ``"ok"`` (HRV given, noise removed), ``"below_noise_floor"`` (withheld: the
+        noise floor is comparable to the value), or ``"too_short"`` (under 30 s or too
+        few clean beats), or ``"no_pulse"``.
     """
 
     heart_rate_bpm: float | None
@@ -64,6 +86,9 @@ class PulseAnalysis:
     rmssd_ms: float | None
     quality: float
     beats_s: np.ndarray
+    hrv_noise_ms: float | None = None
+    hrv_quality: float = 0.0
+    hrv_status: str = "no_pulse"
 
 
 def detect_beats(signal: np.ndarray, *, fs: float, rate_hint_bpm: float) -> np.ndarray:
@@ -159,6 +184,71 @@ def hrv_ms(ibi: np.ndarray, nn: np.ndarray) -> tuple[float, float] | None:
     return sdnn, rmssd
 
 
+def beat_timing_noise_s(wave: np.ndarray, peaks: np.ndarray, beats_s: np.ndarray,
+                        fs: float) -> float:
+    """Standard deviation (s) of a detected peak time owing to the noise on `wave`.
+
+    The beats are aligned on the mean beat by least squares over their whole length (three
+    Gauss-Newton steps on `wave` upsampled 8x by FFT), far steadier than their peaks,
+    and the mean beat, scaled to each, is taken out. What is left differs from beat to
+    beat by noise and hardly by the slow changes of shape, so the successive differences
+    of those residuals (over sqrt 2) are noise realisations; added to the mean beat, the
+    spread of their parabolic peaks is the timing noise, non-linearity and all. NaN when
+    there are too few beats to say.
+    """
+    if peaks.size < 5:
+        return np.nan
+    half = int(0.5 * np.median(np.diff(peaks)))
+    inside = (peaks - half - 2 >= 0) & (peaks + half + 3 < wave.size)
+    if half < 3 or inside.sum() < 5:
+        return np.nan
+    fine = np.fft.irfft(np.fft.rfft(wave), UPSAMPLE * wave.size) * UPSAMPLE
+    grid = beats_s[inside, None] * fs + np.arange(-half, half + 1)
+    for _ in range(3):
+        beats = np.interp(grid * UPSAMPLE, np.arange(fine.size), fine)
+        template = beats.mean(axis=0)
+        scale = beats @ template / max(float(template @ template), 1e-300)
+        residual = beats - scale[:, None] * template
+        slope = np.gradient(template)
+        shift = -(residual @ slope) / np.maximum(scale * float(slope @ slope), 1e-300)
+        grid = grid + np.clip(shift, -1.0, 1.0)[:, None]
+    # the mean beat at sub-sample phases spread evenly over one sample (golden ratio)
+    offsets = np.arange(-half * UPSAMPLE, half * UPSAMPLE + 1) / UPSAMPLE
+    centres = grid[:, half, None] + offsets
+    mean_beat = np.interp(centres * UPSAMPLE, np.arange(fine.size), fine).mean(axis=0)
+    phase = (np.arange(residual.shape[0] - 1) * 0.6180339887) % 1.0 - 0.5
+    taps = np.arange(-half, half + 1) - phase[:, None]
+    synthetic = (np.interp(taps, offsets, mean_beat) * np.median(scale)
+                 + np.diff(residual, axis=0) / np.sqrt(2.0))
+    near = slice(half - half // 2, half + half // 2 + 1)  # the peak within a quarter period
+    k = half - half // 2 + np.argmax(synthetic[:, near], axis=1)
+    rows = np.arange(k.size)
+    a, b, c = synthetic[rows, k - 1], synthetic[rows, k], synthetic[rows, k + 1]
+    denom = a - 2 * b + c
+    delta = np.where(denom < 0, 0.5 * (a - c) / np.where(denom < 0, denom, 1.0), 0.0)
+    return float(np.std(k + np.clip(delta, -0.5, 0.5) - half - phase) / fs)
+
+
+def hrv_without_noise(sdnn_ms: float, rmssd_ms: float,
+                      noise_s: float) -> tuple[float | None, float | None, float]:
+    """SDNN and RMSSD with independent beat-timing noise of SD `noise_s` removed, and the
+    share of the SDNN variance that is not noise.
+
+    Noise e on each beat adds ``2 var(e)`` to the IBI variance and ``6 var(e)`` to the
+    mean square of successive IBI differences. Both are withheld (``None``) when the
+    noise leaves less than its own floor, i.e. explains over half the measured variance.
+    """
+    if not np.isfinite(noise_s):
+        return None, None, 0.0
+    noise_ms = 1000.0 * noise_s
+    sdnn_sq = sdnn_ms**2 - 2.0 * noise_ms**2
+    rmssd_sq = rmssd_ms**2 - 6.0 * noise_ms**2
+    share = max(0.0, sdnn_sq) / max(sdnn_ms**2, 1e-12)
+    if sdnn_sq < 2.0 * noise_ms**2 or rmssd_sq < 6.0 * noise_ms**2:
+        return None, None, share
+    return float(np.sqrt(sdnn_sq)), float(np.sqrt(rmssd_sq)), share
+
+
 def beat_breathing(x: np.ndarray, fs: float, peaks: np.ndarray, beats_s: np.ndarray,
                    valid: np.ndarray) -> BreathingEstimate:
     """Breathing rate from the beats of a whole waveform `x` (see `edge.breathing`).
@@ -197,6 +287,7 @@ def analyze_pulse(signal: np.ndarray, *, fs: float) -> PulseAnalysis:
         raise InputError(f"fs must be at least 8 Hz for heart rate; got {fs:g}")
     empty = PulseAnalysis(heart_rate_bpm=None, breathing_rate_bpm=None, sdnn_ms=None,
                           rmssd_ms=None, quality=0.0, beats_s=np.zeros(0))
+    # a pulse is there when its spectral peak stands clear or its beats look alike
     if np.ptp(x) == 0.0:
         return empty
     hr_band = bandpass(x, fs=fs, low_hz=HR_BAND_HZ[0], high_hz=min(HR_BAND_HZ[1], 0.45 * fs))
@@ -211,16 +302,34 @@ def analyze_pulse(signal: np.ndarray, *, fs: float) -> PulseAnalysis:
     heart_rate = peak.rate_per_min
     if ibi[ok].sum() >= MIN_BEAT_COVERAGE * duration_s and ok.sum() >= 3:
         heart_rate = 60.0 / float(ibi[ok].mean())
-    nn = normal_intervals(ibi, template_correlation(beat_wave, peaks) >= MIN_BEAT_CORRELATION)
-    hrv = breathing = None
+    matching = template_correlation(beat_wave, peaks) >= MIN_BEAT_CORRELATION
+    quality = _pulse_quality(peak.snr_db, float(matching.mean()) if matching.size else 0.0)
+    if quality == 0.0:
+        return empty
+    nn = normal_intervals(ibi, matching)
+    sdnn = rmssd = noise_ms = breathing = None
+    hrv_quality, hrv_status = 0.0, "too_short"
     if duration_s >= MIN_HRV_SECONDS:
-        if ibi[nn].sum() >= MIN_HRV_COVERAGE * duration_s:
-            hrv = hrv_ms(ibi, nn)
+        hrv = hrv_ms(ibi, nn) if ibi[nn].sum() >= MIN_HRV_COVERAGE * duration_s else None
+        if hrv is not None:
+            noise_s = beat_timing_noise_s(beat_wave, peaks, beats, fs)
+            sdnn, rmssd, share = hrv_without_noise(*hrv, noise_s)
+            noise_ms = float(np.sqrt(2.0) * 1000.0 * noise_s) if np.isfinite(noise_s) else None
+            hrv_status = "ok" if sdnn is not None else "below_noise_floor"
+            hrv_quality = quality * share if sdnn is not None else 0.0
         valid = np.ones(beats.size, dtype=bool)  # beats whose intervals are all NN
         valid[1:] &= nn
         valid[:-1] &= nn
         if valid.sum() >= 4:
             breathing = beat_breathing(x, fs, peaks, beats, valid).breathing_rate_bpm
-    sdnn, rmssd = hrv if hrv is not None else (None, None)
     return PulseAnalysis(heart_rate_bpm=heart_rate, breathing_rate_bpm=breathing, sdnn_ms=sdnn,
-                         rmssd_ms=rmssd, quality=quality_from_snr(peak.snr_db), beats_s=beats)
+                         rmssd_ms=rmssd, quality=quality, beats_s=beats, hrv_noise_ms=noise_ms,
+                         hrv_quality=hrv_quality, hrv_status=hrv_status)
+
+
+def _pulse_quality(snr_db: float, matching_share: float) -> float:
+    """0-1 quality of a pulse from its spectral SNR and its share of beats that match."""
+    if matching_share < MIN_MATCHING_BEATS:
+        return 0.0
+    beat_quality = max(0.0, (matching_share - CLEAN_BEATS) / (1.0 - CLEAN_BEATS))
+    return max(quality_from_snr(snr_db), beat_quality)

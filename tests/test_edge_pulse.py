@@ -101,11 +101,50 @@ def test_synthetic_pulse_with_known_beats(rng):
     assert result.sdnn_ms == pytest.approx(1000 * np.std(np.diff(beats), ddof=1), rel=0.1)
 
 
-def test_flat_and_noise_signals_give_no_confident_rate(rng):
+def test_flat_and_noise_signals_give_no_rate(rng):
     flat = analyze_pulse(np.ones(600), fs=30.0)
     assert flat.heart_rate_bpm is None and flat.quality == 0.0
     noise = analyze_pulse(rng.standard_normal(600), fs=30.0)
-    assert noise.quality < 0.5
+    assert noise.heart_rate_bpm is None and noise.quality == 0.0
+
+
+@pytest.mark.parametrize("kind", ["white", "brown"])
+def test_noise_gives_no_heart_rate_on_nearly_every_seed(kind):
+    """The contract: a vital whose own gate fails is None, never a guess (200 seeds)."""
+    given = 0
+    for seed in range(200):
+        x = np.random.default_rng(seed).standard_normal(300)  # 10 s at 30 Hz
+        result = analyze_pulse(np.cumsum(x) if kind == "brown" else x, fs=30.0)
+        given += result.heart_rate_bpm is not None
+        assert result.heart_rate_bpm is not None or result.sdnn_ms is None
+    assert given <= 2
+
+
+def _pulse_train(beats, fs, rng, noise):
+    t = np.arange(0, beats[-1] + 1, 1 / fs)
+    wave = sum(np.exp(-0.5 * ((t - b) / 0.12) ** 2) for b in beats)
+    return wave + noise * rng.standard_normal(t.size)
+
+
+def test_metronome_hrv_is_withheld_or_near_zero(rng):
+    """Beats exactly 0.8 s apart: whatever SDNN the peaks show is timing noise."""
+    for noise in (0.02, 0.1, 0.2):
+        result = analyze_pulse(_pulse_train(np.arange(1.0, 60.0, 0.8), 30.0, rng, noise), fs=30.0)
+        assert result.heart_rate_bpm == pytest.approx(75.0, abs=0.5)
+        assert result.sdnn_ms is None or result.sdnn_ms <= 8.0
+        assert result.hrv_status == ("ok" if result.sdnn_ms is not None else "below_noise_floor")
+
+
+def test_noise_floor_follows_the_timing_noise_and_real_hrv_stays(rng):
+    beats = np.cumsum(rng.normal(0.8, 0.05, 75))  # SDNN ~50 ms
+    true_sdnn = 1000 * np.std(np.diff(beats), ddof=1)
+    quiet = analyze_pulse(_pulse_train(beats, 30.0, rng, 0.02), fs=30.0)
+    noisy = analyze_pulse(_pulse_train(beats, 30.0, rng, 0.15), fs=30.0)
+    assert quiet.hrv_status == "ok" and noisy.hrv_status == "ok"
+    assert quiet.hrv_noise_ms < noisy.hrv_noise_ms
+    assert quiet.sdnn_ms == pytest.approx(true_sdnn, rel=0.1)
+    assert noisy.sdnn_ms == pytest.approx(true_sdnn, rel=0.2)
+    assert 0.0 < noisy.hrv_quality < quiet.hrv_quality
 
 
 @pytest.mark.parametrize(
