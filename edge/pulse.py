@@ -229,6 +229,23 @@ def beat_timing_noise_s(wave: np.ndarray, peaks: np.ndarray, beats_s: np.ndarray
     return float(np.std(k + np.clip(delta, -0.5, 0.5) - half - phase) / fs)
 
 
+def ibi_noise_bound_s(ibi: np.ndarray, nn: np.ndarray) -> float:
+    """Least beat-timing noise (s) that the NN intervals themselves show.
+
+    Independent noise e on each beat adds ``-var(e)`` to the covariance of successive
+    intervals (they share a beat, with opposite signs), while heart rhythm keeps them alike
+    (positive covariance) unless it alternates beat by beat. So minus that covariance,
+    when positive, is a floor under var(e), whatever the noise's source (including what
+    `beat_timing_noise_s` cannot see, such as a jitter that changes the beat's shape).
+    """
+    pairs = nn[1:] & nn[:-1]
+    if pairs.sum() < 4:
+        return 0.0
+    mean = ibi[nn].mean()
+    covariance = float(np.mean((ibi[:-1][pairs] - mean) * (ibi[1:][pairs] - mean)))
+    return float(np.sqrt(max(0.0, -covariance)))
+
+
 def hrv_without_noise(sdnn_ms: float, rmssd_ms: float,
                       noise_s: float) -> tuple[float | None, float | None, float]:
     """SDNN and RMSSD with independent beat-timing noise of SD `noise_s` removed, and the
@@ -312,7 +329,8 @@ def analyze_pulse(signal: np.ndarray, *, fs: float) -> PulseAnalysis:
     if duration_s >= MIN_HRV_SECONDS:
         hrv = hrv_ms(ibi, nn) if ibi[nn].sum() >= MIN_HRV_COVERAGE * duration_s else None
         if hrv is not None:
-            noise_s = beat_timing_noise_s(beat_wave, peaks, beats, fs)
+            noise_s = max(beat_timing_noise_s(beat_wave, peaks, beats, fs),
+                          ibi_noise_bound_s(ibi, nn))
             sdnn, rmssd, share = hrv_without_noise(*hrv, noise_s)
             noise_ms = float(np.sqrt(2.0) * 1000.0 * noise_s) if np.isfinite(noise_s) else None
             hrv_status = "ok" if sdnn is not None else "below_noise_floor"
