@@ -71,7 +71,8 @@ class PulseAnalysis:
     beats_s : np.ndarray [shape=(n_beats,)]
         Times of the detected systolic peaks, in seconds from the first sample.
     hrv_noise_ms : float or None
-        SDNN that beat-timing noise alone would give (`beat_timing_noise_s` times sqrt 2).
+        SDNN that beat-timing noise alone would give: sqrt 2 times the larger of
+        `beat_timing_noise_s` and `ibi_noise_bound_s`.
     hrv_quality : float
         0-1: `quality` times the share of the measured SDNN variance that is not noise.
     hrv_status : str
