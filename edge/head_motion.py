@@ -22,7 +22,7 @@ The profiles and the Gauss-Newton steps are numba kernels (`edge.kernels._row_pr
 in numpy the strided mean over ~25k pixels and the interpolations of each step took
 0.043 ms per frame and axis on one x86 core and allocated per frame; as kernels
 0.017 ms per axis, 0.034 ms for both, nothing allocated but a new key frame
-(`firmware_sim.costs` measures an update of both axes as ``head_motion_s``).
+(the simulator's cost model measures an update of both axes as ``head_motion_s``).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ class HeadSpeed:
     Sideways only, as in `edge.breathing`: breathing bobs the head up and down, and the
     vertical track also carries more camera noise. With both axes a still face read
     0.009-0.012 at 640x480, 0.017-0.023 at 320x240 and 0.033-0.045 at 160x120 (5th-95th
-    percentiles over 1.6 s windows, simulator clips, `firmware_sim.world`), as much as
+    percentiles over 1.6 s windows, the simulator's clips), as much as
     moderate head motion at the lower resolutions; sideways only:
 
     ============  ===============  =============  ===========  ===========
