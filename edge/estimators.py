@@ -227,9 +227,9 @@ def hrv_from_window(rgb: np.ndarray, pulse: np.ndarray, *,
     high_hz = min(HR_BAND_HZ[1], 0.45 * fs)
     waves = [bandpass(x, fs=fs, low_hz=HR_BAND_HZ[0], high_hz=high_hz) for x in candidates]
     best = analyze_pulse(max(waves, key=lambda x: _pulse_snr_db(x, fs)), fs=fs)
-    if best.sdnn_ms is None:
+    if best.sdnn_ms is None:  # no clean beats, or timing noise as large as the variability
         return None, None, 0.0, Status.LOW_QUALITY
-    return best.sdnn_ms, best.rmssd_ms, best.quality, Status.OK
+    return best.sdnn_ms, best.rmssd_ms, best.hrv_quality, Status.OK
 
 
 def _pulse_snr_db(wave: np.ndarray, fs: float) -> float:

@@ -74,6 +74,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "riiv_fraction": (0.0, 0.05),
     "riav_fraction": (0.0, 0.9),
     "head_bob_px": (0.0, 50.0),
+    "sway_rms_px": (0.0, 50.0),
     "light_level": (0.01, 4.0),
     "exposure_gain": (0.1, 16.0),
     "exposure_s": (1e-5, 1.0),
