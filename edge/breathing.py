@@ -1,47 +1,16 @@
-"""Breathing rate from the respiratory modulations of a pulse waveform.
+"""Breathing rate from the respiratory modulations of a pulse waveform, and from a face.
 
-Breathing modulates the pulse in three ways (algorithms §4.1), each read once per beat:
+Contact PPG (`breathing_rate`): breathing modulates the pulse's intensity (RIIV), amplitude
+(RIAV) and beat intervals (RIFV). Each is read as its beat-to-beat differences, which damp
+the ~0.1 Hz Mayer wave that often outweighs breathing at rest, resampled to 4 Hz, and its
+rate is the periodogram peak in 6-42 breaths/min. The modulations are fused by Smart
+Fusion (Karlen et al., IEEE TBME 60(7):1946-1953, 2013): at least two clear peaks within
+4 breaths/min, else no rate. Long spans are cut into 32 s windows (Charlton et al.,
+Physiol. Meas. 37:610, 2016) and give the median of the windows that agree.
 
-- RIIV, intensity (baseline) variation: the mean of each systolic peak and the trough
-  before it (the "baseline wander" feature of Charlton et al. 2016);
-- RIAV, amplitude variation: systolic peak minus the trough before it;
-- RIFV, frequency variation (respiratory sinus arrhythmia): the inter-beat intervals.
-
-Each modulation is read as its beat-to-beat (successive) differences, the quantity
-RMSSD is built on for heart-rate variability: a difference over one beat interval T
-scales a component at f by |2 sin(pi f T)|^2, about (2 pi f T)^2, so it keeps breathing
-and damps the slow oscillations that share the same three modulations. The strongest of
-these is the ~0.1 Hz (6/min) Mayer wave of the baroreflex, with vasomotion and
-thermoregulation below it (the confound named in the reviews of Charlton et al., IEEE
-Rev. Biomed. Eng. 11:2-20, 2018). At rest its power often matches or exceeds that of
-breathing: in the NeuroKit example record the ECG R-R intervals themselves peak at
-6/min (LF/HF 1.3) while the belt says 17/min, and the undifferenced RIIV and RIFV
-peaked at 7/min. Differencing moves a 0.1 Hz wave ~9 dB down against breathing at
-0.28 Hz, without a band edge: a slow breathing peak (6-8/min) alone in the band still
-wins. The price is that broadband noise, which differencing lifts, hides slow breathing
-in noisy beat series sooner (the window then gives no rate rather than the Mayer wave).
-
-Each difference series is linearly interpolated to 4 Hz and its rate is the highest
-local maximum of the periodogram in 0.1-0.7 Hz (6-42 breaths/min), refined by parabolic
-interpolation. No "prefer half the frequency" rule: Mayer waves (~0.1 Hz) would then
-win over breathing at ~0.2 Hz. The estimates are fused as in the
-Smart Fusion of Karlen, Raman, Ansermino & Dumont, "Multiparameter respiratory rate
-estimation from the photoplethysmogram", IEEE TBME 60(7):1946-1953, 2013: only
-modulations with a clear peak (more of the band power near the peak than differenced
-white noise would put there) count, at least two must count, and when they spread over
-more than 4 breaths/min the window gives no rate rather than a confident wrong one.
-Otherwise the rate is their mean weighted by the share of band power at the peak.
-
-That is one window of ~32 s (Charlton et al., Physiol. Meas. 37:610, 2016, used 32 s
-windows). Longer spans are cut into 32 s windows with 50 % overlap, each fused on its
-own, and the rate is the median of the windows that give one. Spontaneous breathing
-drifts by several breaths/min over minutes (14-19/min in the NeuroKit record) while the
-Mayer wave stays near 0.1 Hz, so a spectrum averaged over the span smears breathing over
-several bins and sharpens the Mayer peak; window by window, Smart Fusion also drops the
-windows with a sigh, a pause or an artefact. Pure noise passes Smart Fusion in about
-one window in eight (measured on white beat series), so a span needs a rate in at least
-a third of its windows (and two), and their interquartile range within the same 4
-breaths/min.
+Camera (`stream_breathing`): the head's vertical breathing motion first, else the skin's
+green-minus-blue colour (RIIV), each gated by the SNR of its peak; no rate while the head
+moves sideways (its vertical motion cannot then be told from breathing).
 """
 
 from __future__ import annotations
@@ -280,32 +249,18 @@ def _smart_fusion(rates: tuple[ModulationRate, ...], max_spread_bpm: float) -> B
 # -- streaming: the pipeline's breathing rate --------------------------------------------
 
 STREAM_MIN_SNR_DB = 4.0
-"""Power at the breathing peak over the rest of the band (half-width 1 / window) needed
-for a rate. On simulator windows (8-24 breaths/min, 320x240 and 640x480) a still face gave
-8-14 dB at 640x480, and every wrong peak under moderate head motion stayed below 1.5 dB
-(at 1.5 dB, 7 % of the moving windows came out, at an MAE of 7.4 breaths/min)."""
+"""Power at the colour trace's breathing peak over the rest of the band needed for a rate;
+wrong peaks under head motion stayed well below it on the simulator's clips."""
 MOTION_MIN_SNR_DB = 2.0
-"""SNR of the head-motion breathing peak needed for a rate (the colour gate is higher:
-the motion trace has no pulse or colour noise, and the residual and sway gates guard
-it). With mild head motion the peak's SNR was lowest at the fastest rates (dev clips,
-seeds 9000+: median 8.5 dB at 8/min, 3.4 dB at 24/min); at 2 dB instead of 3 the mild
-clips' coverage went from 92 % to 97 % (24/min: 65 -> 86 %) at the same MAE (0.13
-breaths/min, none off by more than 2); 1 dB gave 99 % and was not taken, for margin."""
+"""SNR of the head-motion breathing peak needed for a rate (lower than the colour gate:
+the motion trace carries no pulse or colour noise, and the residual and sway gates guard it)."""
 MOTION_MAX_RESIDUAL = 0.008
 """Largest RMS of the band's vertical motion outside the peak, as a fraction of the face
-height. On the simulator's dev clips a breathing bob of 1.5 px on a 167 px face beside
-mild head motion left 0.4-0.7 %; moderate motion (8 px, 4 deg, 3 %) left ~1 % and put
-wrong peaks above the SNR gate."""
+height: more means other head motion that makes breathing-like peaks of its own."""
 MOTION_MAX_SWAY = 0.014
 """Largest RMS of the face's horizontal motion around the band (0.05-1.4 Hz), as a
-fraction of the face height, for any rate. Breathing moves the head up and down, not
-sideways, so sideways motion is the head's own, and the head moves vertically too: on the
-simulator's dev clips (seeds 9000+, 8-24 breaths/min) moderate head motion put a sway
-line above the breathing bob in a third of the windows, and the readings that passed the
-other gates were wrong by 3.5 breaths/min on average. Sway there was 0.45-1.2 % of the
-face height with mild head motion and 1.6-3.0 % with moderate; at 1.4 % the mild clips
-kept all their readings and moderate motion gives no rate. The colour trace is no
-refuge then (the same motion moves skin texture under the ROI), so it is not read."""
+fraction of the face height, for any rate: sideways motion is the head's own, and it moves
+the head vertically and skin texture under the ROI too, so neither cue can be trusted."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -334,33 +289,13 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
                      min_snr_db: float = STREAM_MIN_SNR_DB) -> StreamBreathing:
     """Breathing rate from a window (>= ~20 s) of the skin's mean RGB and head motion.
 
-    With `vertical_px` (the face's vertical displacement, `edge.head_motion`), the rate is
-    first read from it: breathing lifts the head, and measured on the face's content
-    (not the face box, which the tracker holds still) that motion is the clearest
-    breathing signal under head motion. The simulator's clips (8-24 breaths/min, dev
-    seeds 9000+) gave MAE 0.13 breaths/min at 97 % coverage with mild head motion,
-    where the colour trace gave 0.49 at 23 %: there the head's own motion moves skin
-    texture under a still ROI, which swamps the colour. The motion rate needs a peak of
-    `MOTION_MIN_SNR_DB` and, since other head motion in the band makes peaks of its
-    own, little motion besides the peak (`MOTION_MAX_RESIDUAL`); otherwise (or without
-    `vertical_px`) the colour rate below is used. With `horizontal_px` too, a head that
-    sways sideways around the breathing band by more than `MOTION_MAX_SWAY` of the face
-    height gives no rate at all: its vertical motion cannot be told from breathing (on
-    the dev clips with moderate head motion a third of the windows peaked on a sway line,
-    not the bob), and it moves skin texture under the ROI.
-
-    The colour estimate is the intensity variation of the blood volume (RIIV), read on the
-    mean-normalised green-minus-blue trace: that projection is orthogonal to a change of
-    brightness, so it cancels most light changes (as the first axis of POS does) but
-    keeps the blood-volume colour change that breathing drives. On the simulator's still
-    faces most of what it reads is in fact the breathing bob moving skin texture under
-    the ROI (a least-squares fit of the sub-ROI traces to the true breathing gave
-    brightness-like loadings 5x the blood-colour one); a real face's blood volume and
-    texture will weigh differently. The beat-by-beat modulations of `breathing_rate`
-    (RIIV/RIAV/RIFV per beat) need clean beats that a 30 fps camera pulse rarely gives
-    (they stay in `analyze_pulse` for contact PPG), and the pulse-amplitude envelope and
-    the face box's own vertical motion were wrong more often than right on the
-    simulator's clips, so neither is fused here.
+    With `vertical_px` (the face's vertical displacement, `edge.head_motion`) the rate is
+    read first from it: breathing lifts the head, and that motion is the clearest breathing
+    signal when the head also moves. It needs a peak of `MOTION_MIN_SNR_DB` and little
+    other motion (`MOTION_MAX_RESIDUAL`); otherwise the colour estimate is used: the
+    blood-volume intensity variation (RIIV) on the mean-normalised green-minus-blue trace,
+    which is orthogonal to a change of brightness. With `horizontal_px`, a head that sways
+    sideways by more than `MOTION_MAX_SWAY` of the face height gives no rate.
 
     Parameters
     ----------

@@ -4,7 +4,7 @@ Heart rate comes from beats when the beats are clean: systolic peaks on the
 band-passed waveform (local maxima, greedy minimum-distance suppression guided by the
 spectral rate, as ``scipy.signal.find_peaks(distance=...)``), refined to sub-sample
 timing by parabolic interpolation, inter-beat intervals (IBI) kept within 0.29-2 s
-and within 30 % of their local median (algorithms §3.4); HR = 60 / mean(IBI), which
+and within 30 % of their local median; HR = 60 / mean(IBI), which
 is the definition an ECG R-R reference uses. Otherwise it falls back to the spectral
 peak. SDNN and RMSSD are given for at least 30 s of mostly clean beats, over
 normal-to-normal intervals: both beats match the mean beat (template correlation

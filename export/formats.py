@@ -5,7 +5,7 @@
 | ``onnx`` | ``torch.onnx.export(dynamo=True, external_data=False)``, opset 18 | ORT ``quantize_static``, QDQ, per-channel s8/s8 | ``metadata_props["edge_vitals"]`` |
 | ``tflite`` | ``litert_torch.convert`` (no TensorFlow) | ai-edge-quantizer ``static_wi8_ai8``, min-max ranges | the flatbuffer's ``metadata["edge_vitals"]``, and a sidecar ``<file>.json`` for ``tflite_runtime`` |
 
-Choices follow the measurements in ``../shared/ref/toolchain.md``. Calibration data for
+Calibration data for
 int8 comes from the training set (never the validation set the parity report uses). The
 int8 writers can keep named submodules of the net in float (``float_modules``,
 `export.models.ModelSpec`): ONNX nodes are named after their module

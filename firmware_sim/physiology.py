@@ -191,7 +191,7 @@ def two_gaussian_template(n_points: int = TEMPLATE_POINTS) -> np.ndarray:
     phase = np.arange(n_points) / n_points
     beat = np.zeros(n_points)
     # Widths chosen so that the 2nd harmonic has 0.43x the fundamental's amplitude, as
-    # in the real PPGs of ../shared/data/signals (0.39 and 0.44 measured there).
+    # in the real contact PPGs the tests use (0.39 and 0.44 measured there).
     for centre, width, height in ((0.0, 0.15, 1.0), (0.40, 0.13, 0.35)):
         for wrap in (-1.0, 0.0, 1.0):
             beat += height * np.exp(-0.5 * ((phase - centre - wrap) / width) ** 2)

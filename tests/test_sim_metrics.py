@@ -1,4 +1,4 @@
-"""Metric functions against values worked out by hand (algorithms §6)."""
+"""Metric functions against values worked out by hand."""
 
 import math
 

@@ -7,7 +7,7 @@ Five parts, each a table (design targets in brackets):
 - ``spo2``: clips whose skin follows a known camera calibration (A=104, B=18, not the
   pipeline's default) at SpO2 85-98 % and one desaturation, run with that calibration
   (MAE <= 1 point); with the "predict the mean" baseline and the SpO2 range (a low
-  MAE over a narrow range proves little, algorithms §5.2). One clip at full light,
+  MAE over a narrow range proves little). One clip at full light,
   where skin pixels clip, shows the saturation gate withholding SpO2.
 - ``calibration``: `edge.spo2_calibration.pair_ratios` + `edge.spo2.fit_calibration`
   on 90 s desaturations: four filmed with a low-noise "lab" camera, and four and then
