@@ -89,7 +89,6 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
                     "BASE/availability")
 
 
-# -- live page (#21): --serve and --realtime ------------------------------------------------
 def add_live_page_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``--serve`` and ``--realtime`` flags of ``edge-vitals run``."""
     parser.add_argument("--serve", metavar="[HOST:]PORT",
@@ -125,7 +124,6 @@ def _paced(frames: Iterable[Any]) -> Iterator[Any]:
         if delay_s > 0:
             time.sleep(delay_s)
         yield frame, timestamp_s
-# -- end of live page (#21) ----------------------------------------------------------------
 
 
 def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], int | None, Any]:
@@ -253,12 +251,12 @@ def main(args: argparse.Namespace) -> int:
     summary = RunSummary(config)
     plot = PlotSeries() if args.png else None
     with ExitStack() as stack:
-        page = _live_page(args, config, stack)  # live page (#21): a busy port stops us first
+        page = _live_page(args, config, stack)  # bound first: a busy port stops us before any work
         sinks = make_sinks(args, config, stack)  # a broker that says no: before the camera
         frames, total, clip = _source(args, stack)
         live = frames if isinstance(frames, LiveSource) else None
         source_size_px = getattr(frames, "source_size_px", None)
-        if args.realtime and live is None:  # live page (#21): a file paced like a camera
+        if args.realtime and live is None:  # a file paced like a camera
             frames = live = stack.enter_context(LiveSource(_paced(frames), queue_size=args.queue))
         if live is not None:
             config = live_config(config)
