@@ -104,10 +104,10 @@ class BreathingStage(Estimator):
             self.tracker.reset()
 
     def estimate(self, t: float, trace: Trace, fields: Fields) -> Fields:
-        """``breathing_rate_bpm``, ``breathing_quality`` and ``breathing_status`` at `t`."""
+        """``breathing_rate_bpm`` and its quality, status and reason at `t`."""
         vitals = self.vitals
         if not vitals.breathing:
-            return {"breathing_status": Status.LOW_QUALITY}
+            return {"breathing_status": Status.LOW_QUALITY, "breathing_reason": "off"}
         available_s = trace.available_s
         if available_s < vitals.breathing_min_window_s:
             return {"breathing_status": Status.WARMING_UP}
@@ -117,7 +117,8 @@ class BreathingStage(Estimator):
         self.probe.work("vital_estimates", 1)
         rate = _tracked(self.tracker, t, estimate.breathing_rate_bpm, estimate.quality)
         if rate is None:
-            return {"breathing_status": Status.LOW_QUALITY}
+            reason = "no_rhythm" if estimate.breathing_rate_bpm is None else "rejected"
+            return {"breathing_status": Status.LOW_QUALITY, "breathing_reason": reason}
         return {"breathing_rate_bpm": rate, "breathing_quality": estimate.quality,
                 "breathing_status": Status.OK}
 
@@ -146,29 +147,37 @@ class Spo2Stage(Estimator):
             self.tracker.reset()
 
     def estimate(self, t: float, trace: Trace, fields: Fields) -> Fields:
-        """``spo2_pct``, ``spo2_calibrated``, ``spo2_quality`` and ``spo2_status`` at `t`."""
+        """``spo2_pct``, ``spo2_calibrated`` and SpO2's quality, status and reason at `t`."""
         vitals, calibration = self.vitals, self.calibration
-        withheld = {"spo2_status": Status.LOW_QUALITY}
         if not vitals.spo2:
-            return withheld
+            return {"spo2_status": Status.LOW_QUALITY, "spo2_reason": "off"}
         window = trace.window(vitals.spo2_window_s)
         if window is None:
             return {"spo2_status": Status.WARMING_UP}
         heart_rate_bpm = fields["heart_rate_bpm"]
         spo2 = quality = self.ratio = None
-        if heart_rate_bpm is not None and self.saturation() <= vitals.max_saturated_fraction:
+        if heart_rate_bpm is None:
+            reason = "no_heart_rate"
+        elif self.saturation() > vitals.max_saturated_fraction:
+            reason = "saturated"
+        else:
             estimate = ratio_of_ratios(*window, fs=trace.fs, heart_rate_bpm=heart_rate_bpm)
             self.probe.work("vital_estimates", 1)
+            reason = "too_noisy"  # red and blue out of phase, or noise swamps their AC
             if estimate is not None:
                 self.ratio = estimate.ratio
                 quality = fields["quality"] * ratio_quality(estimate)
-                spo2 = calibration.spo2_pct(estimate.ratio) if quality > 0.0 else None
-        spo2 = _tracked(self.tracker, t, spo2, quality)
-        if spo2 is None:
-            return withheld
+                reason = "weak_pulse"
+                if quality > 0.0:
+                    spo2 = calibration.spo2_pct(estimate.ratio)
+                    reason = "out_of_range"
+        tracked = _tracked(self.tracker, t, spo2, quality)
+        if tracked is None:
+            reason = "rejected" if spo2 is not None else reason
+            return {"spo2_status": Status.LOW_QUALITY, "spo2_reason": reason}
         if not calibration.calibrated:
             quality = min(quality, UNCALIBRATED_QUALITY_CAP)  # type: ignore[type-var]
-        return {"spo2_pct": min(100.0, spo2), "spo2_calibrated": calibration.calibrated,
+        return {"spo2_pct": min(100.0, tracked), "spo2_calibrated": calibration.calibrated,
                 "spo2_quality": quality, "spo2_status": Status.OK}
 
 
@@ -182,30 +191,35 @@ class HrvStage(Estimator):
 
     def restart(self) -> None:
         """Forget the last analysis; the next reading with a heart rate makes one."""
-        self._last: tuple[float | None, float | None, float, Status] = (
-            None, None, 0.0, Status.WARMING_UP)
+        self._last: tuple[float | None, float | None, float, Status, str | None] = (
+            None, None, 0.0, Status.WARMING_UP, None)
         self._due_s = -math.inf
 
     def estimate(self, t: float, trace: Trace, fields: Fields) -> Fields:
-        """``sdnn_ms``, ``rmssd_ms``, ``hrv_quality`` and ``hrv_status`` at `t`."""
+        """``sdnn_ms``, ``rmssd_ms`` and their quality, status and reason at `t`."""
         vitals = self.vitals
-        if not vitals.hrv or fields["heart_rate_bpm"] is None:
-            return {"hrv_status": Status.LOW_QUALITY}
+        if not vitals.hrv:
+            return {"hrv_status": Status.LOW_QUALITY, "hrv_reason": "off"}
+        if fields["heart_rate_bpm"] is None:
+            return {"hrv_status": Status.LOW_QUALITY, "hrv_reason": "no_heart_rate"}
         if t >= self._due_s:
             self._due_s = t + vitals.hrv_interval_s
             window = trace.window(vitals.hrv_window_s)
             if window is None:
-                self._last = (None, None, 0.0, Status.WARMING_UP)
+                self._last = (None, None, 0.0, Status.WARMING_UP, None)
             else:
                 self._last = hrv_from_window(*window, fs=trace.fs)
                 self.probe.work("hrv_analyses", 1)
-        sdnn, rmssd, quality, status = self._last
-        return {"sdnn_ms": sdnn, "rmssd_ms": rmssd, "hrv_quality": quality, "hrv_status": status}
+        sdnn, rmssd, quality, status, reason = self._last
+        return {"sdnn_ms": sdnn, "rmssd_ms": rmssd, "hrv_quality": quality, "hrv_status": status,
+                "hrv_reason": reason}
 
 
-def hrv_from_window(rgb: np.ndarray, pulse: np.ndarray, *,
-                    fs: float) -> tuple[float | None, float | None, float, Status]:
-    """SDNN (ms), RMSSD (ms), quality and status of one window of the trace.
+def hrv_from_window(rgb: np.ndarray, pulse: np.ndarray, *, fs: float
+                    ) -> tuple[float | None, float | None, float, Status, str | None]:
+    """SDNN (ms), RMSSD (ms), quality, status and reason of one window of the trace.
+
+    The reason is ``None`` with an SDNN, else `analyze_pulse`'s ``hrv_status`` (why not).
 
     Beat timing needs the highest pulse SNR more than motion robustness: of the pulse and
     the inverted green channel (blood absorbs green; on a still face it carries more of
@@ -228,8 +242,8 @@ def hrv_from_window(rgb: np.ndarray, pulse: np.ndarray, *,
     waves = [bandpass(x, fs=fs, low_hz=HR_BAND_HZ[0], high_hz=high_hz) for x in candidates]
     best = analyze_pulse(max(waves, key=lambda x: _pulse_snr_db(x, fs)), fs=fs)
     if best.sdnn_ms is None:  # no clean beats, or timing noise as large as the variability
-        return None, None, 0.0, Status.LOW_QUALITY
-    return best.sdnn_ms, best.rmssd_ms, best.hrv_quality, Status.OK
+        return None, None, 0.0, Status.LOW_QUALITY, best.hrv_status
+    return best.sdnn_ms, best.rmssd_ms, best.hrv_quality, Status.OK, None
 
 
 def _pulse_snr_db(wave: np.ndarray, fs: float) -> float:

@@ -76,7 +76,7 @@ class TextSink(_SinkBase):
 
     ``   40.0 s  HR   71.8 bpm  BR  12.1 /min  SpO2  94.6 %*  SDNN   41 ms  quality 0.65  ok``
     (``*``: SpO2 from the uncalibrated default line; the heart rate's quality and status),
-    then the other vitals withheld and why (``(BR, HRV: warming up; SpO2: low quality)``),
+    then the other vitals withheld and why (``(BR: warming up; SpO2: skin pixels saturated)``),
     except those in `off` (turned off in the config).
     """
 

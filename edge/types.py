@@ -81,6 +81,13 @@ class Reading:
     breathing_status, spo2_status, hrv_status : Status
         Why that vital is ``None`` (or ``ok``): e.g. ``warming_up`` while its longer
         window fills, ``low_quality`` when its own gate withholds it.
+    breathing_reason, spo2_reason, hrv_reason : str or None
+        Which gate withheld that vital, when its status is ``low_quality``: ``off``
+        (turned off in the config), ``no_heart_rate``, ``rejected`` (a jump its tracker
+        refused); breathing ``no_rhythm``; SpO2 ``saturated`` (skin pixels clipped),
+        ``too_noisy`` (red and blue do not pulse clearly together), ``weak_pulse``,
+        ``out_of_range`` (ratio outside the calibration); HRV ``too_short`` (too few
+        clean beats), ``below_noise_floor``, ``no_pulse``. ``None`` otherwise.
     """
 
     timestamp_s: float
@@ -100,6 +107,9 @@ class Reading:
     breathing_status: Status = Status.WARMING_UP
     spo2_status: Status = Status.WARMING_UP
     hrv_status: Status = Status.WARMING_UP
+    breathing_reason: str | None = None
+    spo2_reason: str | None = None
+    hrv_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict with the field names as keys."""
