@@ -148,7 +148,10 @@ class Estimates:
     def restart(self, *, forget: bool = False) -> None:
         """The signal starts again; `forget` also drops the rate histories (a reset)."""
         for estimator in self.estimators:
-            estimator.reset() if forget else estimator.restart()
+            if forget:
+                estimator.reset()
+            else:
+                estimator.restart()
 
     def _head_window(self, n: int, fs: float) -> dict[str, Any]:
         return self._job.head_window(n, fs)  # type: ignore[union-attr]
