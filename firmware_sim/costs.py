@@ -64,7 +64,7 @@ class UnitCosts:
     """One SDNN/RMSSD beat analysis of a 32 s window."""
     estimate_handoff_s: float = 0.0
     """Making the snapshot of a reading's inputs for the estimate worker
-    (`edge.estimate_worker.EstimateJob.snapshot`, a full trace)."""
+    (`edge.estimate_worker.EstimateJob.snapshot`), after a frame's decode."""
     spread_sigma: dict[str, float] = field(default_factory=dict)
     """Spread of this host's times around the model, per stage (``decode``, each of
     `edge.probe.STAGES`, ``detect``): the lognormal sigma that puts the p99 of a stage's
@@ -142,7 +142,7 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
     clip = make_clip(WorldConfig(duration_s=seconds, seed=1))
     with tempfile.TemporaryDirectory() as tmp:
         path = write_clip(clip, Path(tmp) / "clip.avi", codec="MJPG")
-        decode_s, stage_s, units, handoff_s = _timed_pipeline(path, repeats)
+        decode_s, stage_s, units, handoff_s = _timed_pipeline(path)
     frame = clip.frame_at(0)
     micro = _unit_micro_costs(frame, repeats)
     pixels = frame.shape[0] * frame.shape[1]
@@ -202,10 +202,11 @@ def _log_spread(seconds: np.ndarray) -> float:
     return round(float(np.log(np.percentile(seconds, 99) / np.median(seconds)) / 2.326), 3)
 
 
-def _timed_pipeline(path: Path, repeats: int) -> tuple[np.ndarray, dict[str, np.ndarray],
-                                                      dict[str, np.ndarray], float]:
+def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                         dict[str, np.ndarray], float]:
     """Decode seconds, stage seconds and work units of every push of the clip at `path`, and
-    the seconds of a snapshot for the estimate worker at its end (trace full).
+    the median seconds of a snapshot for the estimate worker, taken where a hand-off happens:
+    after a frame's decode, one frame after each reading (outside the pushes' times).
     """
     import edge
     from edge.capture.video_file import VideoFileSource
@@ -215,7 +216,12 @@ def _timed_pipeline(path: Path, repeats: int) -> tuple[np.ndarray, dict[str, np.
     probe = RecordingProbe(clock=time.thread_time)
     pipe = edge.Pipeline(edge.PipelineConfig(), probe=probe)
     pipe.warmup()
-    decode, stages, work = [], [], []
+    decode, stages, work, handoff = [], [], [], []
+
+    def snapshot() -> None:
+        EstimateJob.snapshot(timestamp_s=0.0, face_box=pipe.face.last_box, trace=pipe.trace,
+                             face=pipe.face, breathing=pipe.stages.breathing)
+
     with VideoFileSource(path) as source:
         frames = iter(source)
         while True:
@@ -224,17 +230,18 @@ def _timed_pipeline(path: Path, repeats: int) -> tuple[np.ndarray, dict[str, np.
             t1 = time.thread_time()
             if item is None:
                 break
+            if work and work[-1][WORK.index("estimates")] > 0:
+                t2 = time.thread_time()
+                snapshot()
+                handoff.append(time.thread_time() - t2)
             pipe.push(*item)
             decode.append(t1 - t0)
             stages.append([probe.stage_s[name] for name in STAGES])
             work.append([probe.units[name] for name in WORK])
-    handoff_s = median_call_s(lambda: EstimateJob.snapshot(
-        timestamp_s=pipe.trace.last_sample_s or 0.0, face_box=pipe.face.last_box,
-        trace=pipe.trace, face=pipe.face, breathing=pipe.stages.breathing), repeats)
     pipe.close()
     stage_s, units = np.array(stages), np.array(work)
     return (np.array(decode), {name: stage_s[:, k] for k, name in enumerate(STAGES)},
-            {name: units[:, k] for k, name in enumerate(WORK)}, handoff_s)
+            {name: units[:, k] for k, name in enumerate(WORK)}, float(np.median(handoff)))
 
 
 def _estimate_costs(estimate_s: np.ndarray, units: Mapping[str, np.ndarray]) -> dict[str, float]:

@@ -101,7 +101,8 @@ class EstimateWork:
     start_s: float
     end_s: float
     host_model_s: float
-    """The cost model's host seconds for the job's work (with the host's spread)."""
+    """The cost model's host seconds for the job's work (no spread: the estimate stage's
+    was fitted over a mix of kinds of estimate, which the job's own work already sets)."""
     host_measured_s: float
     """What the estimates took on this host (thread CPU seconds; for the host check only)."""
     units: dict[str, int] = field(default_factory=dict)
@@ -150,14 +151,12 @@ class ModelledEstimates:
         """
         for result, measured in self._unplaced:
             host = estimates_host_seconds(self.costs, result.units)
-            spread = np.exp(self.costs.spread_sigma.get("estimate", 0.0)
-                            * self.rng.standard_normal())
             device = self.profile.device_time_s(host, "estimate", self.rng, handoff_s)
             device /= 1.0 - min(MAX_FRAME_GIL_SHARE, self.frame_busy_share)
             start = max(handoff_s, self.jobs[-1].end_s if self.jobs else -np.inf)
             self.jobs.append(EstimateWork(timestamp_s=result.reading.timestamp_s,
                                           start_s=start, end_s=start + device,
-                                          host_model_s=host * spread, host_measured_s=measured,
+                                          host_model_s=host, host_measured_s=measured,
                                           units=result.units))
             self._pending.append((start + device, result))
         self._unplaced.clear()
