@@ -124,6 +124,11 @@ class RppgConfig:
         `edge.head_motion.HeadSpeed`) over which each window's pulse is blended from the
         net's to POS's; ``None`` keeps the net's at every speed (``[100, 100]`` in TOML,
         which has no null).
+    estimate_in_background : bool
+        Make each reading's estimates (heart rate, breathing, SpO2, HRV) on a worker
+        thread from a snapshot of the trace, so that `push` never waits for them; the
+        reading comes out of the first push after they are done. Off: inside `push`,
+        deterministically (files, tests, boards with fewer than three cores).
     """
 
     method: str = "pos"
@@ -139,9 +144,11 @@ class RppgConfig:
     max_band_luma_fraction: float = 0.005
     max_gap_s: float = 1.0
     cnn_pos_blend_hps: tuple[float, float] | None = (0.01, 0.02)
+    estimate_in_background: bool = False
 
     def __post_init__(self) -> None:
         choice("rppg.method", self.method, METHOD_NAMES)
+        check_bool("rppg.estimate_in_background", self.estimate_in_background)
         if self.model_path is not None and not (
                 isinstance(self.model_path, str)
                 and self.model_path.endswith((".onnx", ".tflite"))):

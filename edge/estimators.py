@@ -103,15 +103,21 @@ class BreathingStage(Estimator):
         if self.tracker is not None:
             self.tracker.reset()
 
+    def window_s(self, trace: Trace) -> float | None:
+        """Seconds of `trace` the next estimate reads (``None``: too few yet, or off)."""
+        vitals, available_s = self.vitals, trace.available_s
+        if not vitals.breathing or available_s < vitals.breathing_min_window_s:
+            return None
+        return min(available_s, vitals.breathing_window_s)
+
     def estimate(self, t: float, trace: Trace, fields: Fields) -> Fields:
         """``breathing_rate_bpm`` and its quality, status and reason at `t`."""
-        vitals = self.vitals
-        if not vitals.breathing:
+        if not self.vitals.breathing:
             return {"breathing_status": Status.LOW_QUALITY, "breathing_reason": "off"}
-        available_s = trace.available_s
-        if available_s < vitals.breathing_min_window_s:
+        seconds = self.window_s(trace)
+        if seconds is None:
             return {"breathing_status": Status.WARMING_UP}
-        rgb, _ = trace.window(min(available_s, vitals.breathing_window_s))  # type: ignore[misc]
+        rgb, _ = trace.window(seconds)  # type: ignore[misc]
         estimate = stream_breathing(rgb, fs=trace.fs,
                                     **self.head_window(rgb.shape[0], trace.fs))
         self.probe.work("vital_estimates", 1)

@@ -3,7 +3,8 @@
 One synchronous step per frame, with no clock of its own, so that a test or the simulator
 can drive it frame by frame and observe each stage through a `Probe` (with
 ``roi.detect_in_background`` the face detector runs on a worker thread that `push` never
-waits for, `edge.face_worker`):
+waits for, `edge.face_worker`; with ``rppg.estimate_in_background`` so do the estimators,
+`edge.estimate_worker`):
 
     frame -> checks (`FrameCheck`) -> face box and skin mean (`FaceSkin`)
           -> uniform trace and pulse (`Trace`)
@@ -13,6 +14,7 @@ waits for, `edge.face_worker`):
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
@@ -20,6 +22,12 @@ from typing import Any
 from edge.buffer import Resampler
 from edge.config import PipelineConfig
 from edge.errors import ConfigError
+from edge.estimate_worker import (
+    EstimateJob,
+    Estimates,
+    EstimateWorker,
+    InlineEstimates,
+)
 from edge.estimators import BreathingStage, Estimator, HeartRateStage, HrvStage, Spo2Stage
 from edge.face_skin import FaceSkin
 from edge.frame_check import Break, FrameCheck
@@ -41,31 +49,46 @@ class Stages:
     frames: FrameCheck
     face: FaceSkin
     trace: Trace
-    heart_rate: HeartRateStage
-    breathing: BreathingStage
-    spo2: Spo2Stage
-    hrv: HrvStage
+    estimates: Estimates
 
     @property
     def estimators(self) -> tuple[Estimator, ...]:
         """The estimators in the order they run (SpO2 and HRV read the heart rate)."""
-        return self.heart_rate, self.breathing, self.spo2, self.hrv
+        return self.estimates.estimators
+
+    @property
+    def heart_rate(self) -> HeartRateStage:
+        """The heart-rate estimator."""
+        return self.estimates.heart_rate
+
+    @property
+    def breathing(self) -> BreathingStage:
+        """The breathing-rate estimator."""
+        return self.estimates.breathing
+
+    @property
+    def spo2(self) -> Spo2Stage:
+        """The SpO2 estimator."""
+        return self.estimates.spo2
+
+    @property
+    def hrv(self) -> HrvStage:
+        """The SDNN/RMSSD estimator."""
+        return self.estimates.hrv
 
 
 def build_stages(config: PipelineConfig, probe: Probe) -> Stages:
-    """Every stage of a pipeline for `config`, reporting its work to `probe`."""
+    """Every stage of a pipeline for `config`, reporting its work to `probe` (the
+    estimators count theirs per reading: `edge.estimate_worker.Estimates`).
+    """
     rppg = config.rppg
     trace = Trace(config, probe=probe)
     blend = rppg.method == "cnn" and rppg.cnn_pos_blend_hps is not None  # by the head's speed
     face = FaceSkin(config, probe=probe, keep_s=history_s(config),
                     track_head=config.vitals.breathing,
                     on_head_speed=trace.set_head_speed if blend else None)
-    return Stages(
-        frames=FrameCheck(max_gap_s=rppg.max_gap_s), face=face, trace=trace,
-        heart_rate=HeartRateStage(config, probe=probe),
-        breathing=BreathingStage(config, probe=probe, head_window=face.head_window),
-        spo2=Spo2Stage(config, probe=probe, saturation=lambda: face.saturation),
-        hrv=HrvStage(config, probe=probe))
+    return Stages(frames=FrameCheck(max_gap_s=rppg.max_gap_s), face=face, trace=trace,
+                  estimates=Estimates(config))
 
 
 class Pipeline:
@@ -98,6 +121,10 @@ class Pipeline:
         self.probe = Probe() if probe is None else probe
         self.stages = build_stages(config, self.probe)
         self.frames, self.face, self.trace = self.stages.frames, self.stages.face, self.stages.trace
+        runner = EstimateWorker if config.rppg.estimate_in_background else InlineEstimates
+        self.estimate_runner: InlineEstimates | EstimateWorker = runner(self.stages.estimates)
+        """Runs each reading's estimates: inside `push`, or on a worker thread."""
+        self._outbox: deque[Reading] = deque()
         self._closed = False
         self.reset()
 
@@ -129,8 +156,8 @@ class Pipeline:
         self.frames.reset()
         self.face.reset()
         self.trace.reset()
-        for estimator in self.stages.estimators:
-            estimator.reset()
+        self.estimate_runner.restart(forget=True)
+        self._outbox.clear()
         self._next_output_t: float | None = None
         self._resync = False
 
@@ -143,9 +170,10 @@ class Pipeline:
         self.stages.heart_rate.warmup()
 
     def close(self) -> None:
-        """Release resources (the face detector's worker); further `push` calls raise."""
+        """Release resources (the workers); further `push` calls raise."""
         self._closed = True
         self.face.close()
+        self.estimate_runner.close()
 
     def __enter__(self) -> Pipeline:
         self.warmup()
@@ -190,6 +218,21 @@ class Pipeline:
         timer.lap("estimate")
         return None if reading is None else replace(reading, latency_ms=timer.total_ms)
 
+    def _reading_if_due(self, t: float, box: Box | None) -> Reading | None:
+        """The oldest reading ready: one the estimators finished, or one due now that needs
+        no estimate (the estimators' readings come in the order they were due).
+        """
+        due = self._due(t, box)
+        runner = self.estimate_runner
+        while (estimated := runner.poll()) is not None:
+            if runner.on_frame_path:  # their work was this push's
+                for name, units in estimated.units.items():
+                    self.probe.work(name, units)
+            self._outbox.append(estimated.reading)
+        if due is not None:
+            self._outbox.append(due)
+        return self._outbox.popleft() if self._outbox else None
+
     def _restart(self, *, new_camera: bool = False) -> None:
         """Start the signal again (readings say ``resync`` until it refills); a new camera
         mode forgets the face too.
@@ -199,12 +242,13 @@ class Pipeline:
         else:
             self.face.restart()
         self.trace.reset()
-        for estimator in self.stages.estimators:
-            estimator.restart()
+        self.estimate_runner.restart()
         self._resync = True
 
-    def _reading_if_due(self, t: float, box: Box | None) -> Reading | None:
-        """A reading every ``output_interval_s`` (skipping intervals the stream fell behind)."""
+    def _due(self, t: float, box: Box | None) -> Reading | None:
+        """A reading every ``output_interval_s`` (skipping intervals the stream fell behind):
+        one without vitals, or ``None`` once its estimates are handed to the runner.
+        """
         interval = self.config.rppg.output_interval_s
         if self._next_output_t is None:
             self._next_output_t = t + interval
@@ -216,17 +260,23 @@ class Pipeline:
         self._next_output_t += interval * max(1, behind)
         return reading
 
-    def _reading(self, t: float, box: Box | None) -> Reading:
+    def _reading(self, t: float, box: Box | None) -> Reading | None:
         last_skin_t = self.trace.last_sample_s
         if box is None or last_skin_t is None or t - last_skin_t > NO_FACE_AFTER_S:
             return _empty_reading(t, Status.NO_FACE, box)
         if self.trace.available_s < self.config.rppg.min_window_s:
             return _empty_reading(t, Status.RESYNC if self._resync else Status.WARMING_UP, box)
         self._resync = False
-        fields: dict[str, Any] = {}
-        for estimator in self.stages.estimators:
-            fields.update(estimator.estimate(t, self.trace, fields))
-        return Reading(timestamp_s=t, face_box=box, **fields)
+        if self.estimate_runner.on_frame_path:  # reads the live trace
+            job = EstimateJob(timestamp_s=t, face_box=box, trace=self.trace,
+                              head_window=self.face.head_window,
+                              saturation=self.face.saturation)
+        else:  # copies for the worker thread
+            job = EstimateJob.snapshot(timestamp_s=t, face_box=box, trace=self.trace,
+                                       face=self.face, breathing=self.stages.breathing)
+            self.probe.work("estimate_handoffs", 1)
+        self.estimate_runner.submit(job)
+        return None
 
 
 def _empty_reading(t: float, status: Status, box: Box | None) -> Reading:

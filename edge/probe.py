@@ -15,11 +15,13 @@ __all__ = ["STAGES", "WORK", "Probe", "RecordingProbe", "StageTimer"]
 STAGES = ("validate", "track", "roi", "trace", "estimate")
 """The per-frame stages of `Pipeline.push`, in order."""
 WORK = ("detector_pixels", "near_detections", "handoff_pixels", "roi_pixels",
-        "trace_samples", "estimates", "vital_estimates", "hrv_analyses", "head_motion_updates")
+        "trace_samples", "estimates", "vital_estimates", "hrv_analyses", "head_motion_updates",
+        "estimate_handoffs")
 """Kinds of work a push reports: pixels of full face searches and re-detections near a
 known face (both on the frame path only), pixels of frames copied for the detector's
 worker, pixels the ROI kernel visited, uniform trace samples, heart-rate estimates,
-breathing and SpO2 estimates, SDNN/RMSSD analyses, head-motion updates."""
+breathing and SpO2 estimates, SDNN/RMSSD analyses (these three on the frame path only),
+head-motion updates, snapshots handed to the estimate worker."""
 
 
 class Probe:

@@ -22,8 +22,8 @@ import numpy as np
 
 from edge.errors import ConfigError
 
-__all__ = ["UnitCosts", "detection_host_seconds", "load_unit_costs", "measure_unit_costs",
-           "reference_push_s", "stage_host_seconds"]
+__all__ = ["UnitCosts", "detection_host_seconds", "estimates_host_seconds", "load_unit_costs",
+           "measure_unit_costs", "reference_push_s", "stage_host_seconds"]
 
 COSTS_FILE = "host_costs.json"
 
@@ -62,6 +62,9 @@ class UnitCosts:
     """One breathing-rate or SpO2 estimate (their mean)."""
     hrv_analysis_s: float
     """One SDNN/RMSSD beat analysis of a 32 s window."""
+    estimate_handoff_s: float = 0.0
+    """Making the snapshot of a reading's inputs for the estimate worker
+    (`edge.estimate_worker.EstimateJob.snapshot`), after a frame's decode."""
     spread_sigma: dict[str, float] = field(default_factory=dict)
     """Spread of this host's times around the model, per stage (``decode``, each of
     `edge.probe.STAGES`, ``detect``): the lognormal sigma that puts the p99 of a stage's
@@ -82,6 +85,13 @@ def detection_host_seconds(costs: UnitCosts, *, pixels: int, near_searches: int)
     return costs.detector_per_pixel_s * pixels + costs.near_detection_s * near_searches
 
 
+def estimates_host_seconds(costs: UnitCosts, work: Mapping[str, int]) -> float:
+    """Host seconds of a reading's estimates: heart rate, breathing/SpO2 and HRV."""
+    return (costs.estimate_s * work.get("estimates", 0)
+            + costs.vital_estimate_s * work.get("vital_estimates", 0)
+            + costs.hrv_analysis_s * work.get("hrv_analyses", 0))
+
+
 def stage_host_seconds(costs: UnitCosts, work: Mapping[str, int], *,
                        frame_pixels: int) -> np.ndarray:
     """Host seconds of decode and each of `edge.probe.STAGES` for one frame.
@@ -99,9 +109,8 @@ def stage_host_seconds(costs: UnitCosts, work: Mapping[str, int], *,
         face * costs.roi_s + costs.roi_per_pixel_s * work["roi_pixels"],
         face * costs.trace_s + costs.trace_per_sample_s * work["trace_samples"]
         + costs.head_motion_s * work["head_motion_updates"],
-        costs.estimate_overhead_s + costs.estimate_s * work["estimates"]
-        + costs.vital_estimate_s * work["vital_estimates"]
-        + costs.hrv_analysis_s * work["hrv_analyses"],
+        costs.estimate_overhead_s + estimates_host_seconds(costs, work)
+        + costs.estimate_handoff_s * work["estimate_handoffs"],
     ])
 
 
@@ -133,7 +142,7 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
     clip = make_clip(WorldConfig(duration_s=seconds, seed=1))
     with tempfile.TemporaryDirectory() as tmp:
         path = write_clip(clip, Path(tmp) / "clip.avi", codec="MJPG")
-        decode_s, stage_s, units = _timed_pipeline(path)
+        decode_s, stage_s, units, handoff_s = _timed_pipeline(path)
     frame = clip.frame_at(0)
     micro = _unit_micro_costs(frame, repeats)
     pixels = frame.shape[0] * frame.shape[1]
@@ -154,7 +163,7 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
         roi_per_pixel_s=micro["roi_per_pixel_s"],
         trace_s=float(np.median(trace_rest[face])),
         trace_per_sample_s=micro["trace_per_sample_s"], head_motion_s=micro["head_motion_s"],
-        **_estimate_costs(stage_s["estimate"], units),
+        **_estimate_costs(stage_s["estimate"], units), estimate_handoff_s=handoff_s,
         spread_sigma={"decode": _log_spread(decode_s),
                       "validate": _log_spread(stage_s["validate"]),
                       "track": _log_spread(track[~searched]), "roi": _log_spread(roi[face]),
@@ -194,16 +203,25 @@ def _log_spread(seconds: np.ndarray) -> float:
 
 
 def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
-                                         dict[str, np.ndarray]]:
-    """Decode seconds, stage seconds and work units of every push of the clip at `path`."""
+                                         dict[str, np.ndarray], float]:
+    """Decode seconds, stage seconds and work units of every push of the clip at `path`, and
+    the median seconds of a snapshot for the estimate worker, taken where a hand-off happens:
+    after a frame's decode, one frame after each reading (outside the pushes' times).
+    """
     import edge
     from edge.capture.video_file import VideoFileSource
+    from edge.estimate_worker import EstimateJob
     from edge.probe import STAGES, WORK, RecordingProbe
 
     probe = RecordingProbe(clock=time.thread_time)
     pipe = edge.Pipeline(edge.PipelineConfig(), probe=probe)
     pipe.warmup()
-    decode, stages, work = [], [], []
+    decode, stages, work, handoff = [], [], [], []
+
+    def snapshot() -> None:
+        EstimateJob.snapshot(timestamp_s=0.0, face_box=pipe.face.last_box, trace=pipe.trace,
+                             face=pipe.face, breathing=pipe.stages.breathing)
+
     with VideoFileSource(path) as source:
         frames = iter(source)
         while True:
@@ -212,6 +230,10 @@ def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
             t1 = time.thread_time()
             if item is None:
                 break
+            if work and work[-1][WORK.index("estimates")] > 0:
+                t2 = time.thread_time()
+                snapshot()
+                handoff.append(time.thread_time() - t2)
             pipe.push(*item)
             decode.append(t1 - t0)
             stages.append([probe.stage_s[name] for name in STAGES])
@@ -219,7 +241,7 @@ def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
     pipe.close()
     stage_s, units = np.array(stages), np.array(work)
     return (np.array(decode), {name: stage_s[:, k] for k, name in enumerate(STAGES)},
-            {name: units[:, k] for k, name in enumerate(WORK)})
+            {name: units[:, k] for k, name in enumerate(WORK)}, float(np.median(handoff)))
 
 
 def _estimate_costs(estimate_s: np.ndarray, units: Mapping[str, np.ndarray]) -> dict[str, float]:

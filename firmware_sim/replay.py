@@ -8,8 +8,10 @@ the work a `RecordingProbe` counted times unit costs) scaled by the device profi
 virtual clock: the same seed gives the same report whatever load the host is under. With
 ``roi.detect_in_background`` (and two cores or more) face detection runs on its own
 modelled core (`firmware_sim.worker_model`) and its box reaches the pipeline when the
-modelled detection ends. The host's own stage times (decode included: the time the source
-took to hand over each frame) are kept apart, to check the model.
+modelled detection ends; with ``rppg.estimate_in_background`` (and three cores or more) the
+readings' estimates run on another, and a push that starts while they run waits for the
+GIL. The host's own stage times (decode included: the time the source took to hand over
+each frame) are kept apart, to check the model.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from edge.probe import STAGES, RecordingProbe
 from firmware_sim.costs import UnitCosts, load_unit_costs, reference_push_s, stage_host_seconds
 from firmware_sim.des import QueuePolicy, frame_times
 from firmware_sim.profiles import STAGE_CLASSES, DeviceProfile
-from firmware_sim.worker_model import ModelledWorker, WorkerJob
+from firmware_sim.worker_model import EstimateWork, ModelledEstimates, ModelledWorker, WorkerJob
 
-__all__ = ["STAGE_NAMES", "ReplayResult", "policy_for", "replay"]
+__all__ = ["STAGE_NAMES", "ReplayResult", "config_for", "policy_for", "replay"]
 
 STAGE_NAMES = ("decode", *STAGES)
 RGB_CONVERSION_SHARE = 0.15
@@ -72,6 +74,10 @@ class ReplayResult:
     those when the unit costs were measured: how loaded a shared host is."""
     worker_jobs: list[WorkerJob] = field(default_factory=list)
     """The detections of the modelled worker core (empty when detection runs inline)."""
+    estimate_jobs: list[EstimateWork] = field(default_factory=list)
+    """The readings' estimates on the modelled estimate core (empty when inline)."""
+    gil_wait_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per frame: the modelled wait for the GIL at the start of its push (in ``validate``)."""
 
 
 def policy_for(profile: DeviceProfile) -> QueuePolicy:
@@ -80,6 +86,17 @@ def policy_for(profile: DeviceProfile) -> QueuePolicy:
     if camera.queue == "latest":
         return QueuePolicy.latest()
     return QueuePolicy.v4l2(camera.buffer_count)
+
+
+def config_for(profile: DeviceProfile, config: edge.PipelineConfig) -> edge.PipelineConfig:
+    """`config` on the profile's cores: face detection on a worker core needs two, the
+    estimates on another a third; without them they run on the frame path.
+    """
+    if config.roi.detect_in_background and profile.cores < 2:
+        config = config.with_changes(roi={"detect_in_background": False})
+    if config.rppg.estimate_in_background and profile.cores < 3:
+        config = config.with_changes(rppg={"estimate_in_background": False})
+    return config
 
 
 def _device_frames(frames: Iterable[tuple[np.ndarray, float]], arrivals: np.ndarray,
@@ -151,10 +168,8 @@ def _opencv_threads(n: int) -> Iterator[None]:
 def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
             profile: DeviceProfile, fps: float | None, seed: int, config: edge.PipelineConfig,
             truth: object, costs: UnitCosts, mjpg_camera: bool | None) -> ReplayResult:
+    config = config_for(profile, config)
     background = config.roi.mode == "face" and config.roi.detect_in_background
-    if background and profile.cores < 2:  # no core to spare: detection stays on the frame path
-        config = config.with_changes(roi={"detect_in_background": False})
-        background = False
     fps = float(fps or profile.camera.fps)
     mjpg = profile.camera.mjpeg_decode_on_cpu if mjpg_camera is None else mjpg_camera
     rng = np.random.default_rng(seed)
@@ -175,20 +190,37 @@ def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
                                 rng=np.random.default_rng([seed, 1]))
         pipe.face.tracker.runner = worker
         result.worker_jobs = worker.jobs
+    estimates = None
+    if config.rppg.estimate_in_background:
+        estimates = ModelledEstimates(pipe.stages.estimates, costs=costs, profile=profile,
+                                      rng=np.random.default_rng([seed, 3]))
+        pipe.estimate_runner = estimates
+        result.estimate_jobs = estimates.jobs
     result.startup_host_s["pipeline_init_s"] = t1 - t0
     result.startup_host_s["warmup_s"] = time.perf_counter() - t1  # numba cache, cascade
     queue: deque[tuple[int, np.ndarray]] = deque()
     free_at = -np.inf
+    recent: deque[tuple[float, float]] = deque()  # (start, end) of the last second's pushes
 
     def serve(i: int, frame: np.ndarray, start: float) -> float:
         jobs = 0 if worker is None else len(worker.jobs)
         if worker is not None:
             worker.now_s = start
+        gil_s = 0.0
+        if estimates is not None:
+            while recent and recent[0][1] <= start - 1.0:
+                recent.popleft()
+            estimates.now_s = start
+            estimates.frame_busy_share = sum(e - max(s, start - 1.0) for s, e in recent)
+            gil_s = estimates.gil_wait_s(start)
         reading = pipe.push(frame, float(arrivals[i]))
         result.stage_host_measured_s[i, 1:] = [probe.stage_s[name] for name in STAGES]
         if worker is not None and len(worker.jobs) > jobs:  # ran here, but on the worker core
             result.stage_host_measured_s[i, 1 + STAGES.index("track")] -= \
                 worker.jobs[-1].host_measured_s
+        if estimates is not None:  # likewise the estimates, on the estimate core
+            result.stage_host_measured_s[i, 1 + STAGES.index("estimate")] -= \
+                estimates.measured_s
         box_t = pipe.face.tracker.box_timestamp_s
         result.box_age_s[i] = np.nan if box_t is None else arrivals[i] - box_t
         pixels = frame.shape[0] * frame.shape[1]
@@ -198,9 +230,14 @@ def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
         host[0] *= 1.0 if mjpg else RGB_CONVERSION_SHARE
         device = [profile.device_time_s(h, STAGE_CLASSES[name], rng, start)
                   for h, name in zip(host, STAGE_NAMES, strict=True)]
+        device[STAGE_NAMES.index("validate")] += gil_s  # the push waits for the GIL first
         result.stage_device_s[i] = device
+        result.gil_wait_s[i] = gil_s
         end = start + float(np.sum(device))
         result.start_s[i], result.end_s[i] = start, end
+        if estimates is not None:
+            estimates.place(end)
+            recent.append((start, end))
         if reading is not None:
             result.readings.append((end, reading))
             _score(result, reading, truth, config)
@@ -240,7 +277,7 @@ def _empty_result(profile: DeviceProfile, fps: float, seed: int, policy: QueuePo
         drop_cause=np.full(n, "", dtype=object), queue_depth=np.zeros(n, np.int64),
         stage_device_s=np.full((n, k), np.nan), stage_host_model_s=np.full((n, k), np.nan),
         stage_host_measured_s=np.full((n, k), np.nan), config=config,
-        box_age_s=np.full(n, np.nan))
+        box_age_s=np.full(n, np.nan), gil_wait_s=np.full(n, np.nan))
 
 
 def _drop(result: ReplayResult, i: int, cause: str) -> None:

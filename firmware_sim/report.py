@@ -55,19 +55,39 @@ def _readings(result: ReplayResult) -> dict[str, Any]:
     }
 
 
+def _worker_core(background: bool, jobs: list[Any], span_s: float) -> dict[str, Any]:
+    """Where a kind of job ran, how many there were and the share of time its core worked."""
+    busy_s = sum(job.end_s - job.start_s for job in jobs)
+    return {"mode": "worker" if background else "inline", "jobs": len(jobs) if jobs else None,
+            "worker_utilisation": round(busy_s / span_s, 4) if jobs and span_s > 0 else None}
+
+
+def _p50_p99_ms(seconds: np.ndarray) -> dict[str, float | None]:
+    if not seconds.size:
+        return {"p50_ms": None, "p99_ms": None}
+    return {"p50_ms": _ms(np.percentile(seconds, 50)), "p99_ms": _ms(np.percentile(seconds, 99))}
+
+
 def _detector(result: ReplayResult, done: np.ndarray, span_s: float) -> dict[str, Any]:
     """Where detection ran, the worker core's utilisation and the age of the box in use."""
     age = result.box_age_s[done]
-    age = age[np.isfinite(age)]
-    jobs = result.worker_jobs
-    busy_s = sum(job.end_s - job.start_s for job in jobs)
-    return {
-        "mode": "worker" if result.config.roi.detect_in_background else "inline",
-        "detections": len(jobs) if jobs else None,
-        "worker_utilisation": round(busy_s / span_s, 4) if jobs and span_s > 0 else None,
-        "box_age_ms": {"p50_ms": _ms(np.percentile(age, 50)) if age.size else None,
-                       "p99_ms": _ms(np.percentile(age, 99)) if age.size else None},
-    }
+    out = _worker_core(result.config.roi.detect_in_background, result.worker_jobs, span_s)
+    out["detections"] = out.pop("jobs")
+    return {**out, "box_age_ms": _p50_p99_ms(age[np.isfinite(age)])}
+
+
+def _estimates(result: ReplayResult, span_s: float) -> dict[str, Any]:
+    """Where the readings' estimates ran, the estimate core's utilisation, the delay from a
+    reading's time to its publication, and the pushes' waits for the GIL.
+    """
+    delay = np.array([t - r.timestamp_s for t, r in result.readings
+                      if r.status in (Status.OK, Status.LOW_QUALITY)])
+    gil = result.gil_wait_s[np.isfinite(result.gil_wait_s)]
+    waited = gil[gil > 0]
+    return {**_worker_core(result.config.rppg.estimate_in_background, result.estimate_jobs,
+                           span_s),
+            "reading_delay_ms": _p50_p99_ms(delay), "gil_waits": int(waited.size),
+            "gil_wait_p99_ms": _p50_p99_ms(waited)["p99_ms"]}
 
 
 def _verdicts(result: ReplayResult, latency: dict[str, Any], drop_fraction: float,
@@ -120,6 +140,7 @@ def build_report(result: ReplayResult, *, clip: str, host: bool = False) -> dict
         "cpu_utilisation": round(float(busy / span), 4) if span > 0 else None,
         "per_stage_device_ms": stages, **latency, **_readings(result),
         "detector": _detector(result, done, float(span)),
+        "estimates": _estimates(result, float(span)),
     }
     first = np.flatnonzero(done)[:1]
     modelled["first_frame_latency_ms"] = (
@@ -133,7 +154,8 @@ def build_report(result: ReplayResult, *, clip: str, host: bool = False) -> dict
                 "method": result.config.rppg.method, "roi": result.config.roi.mode,
                 "detect_every_n_frames": result.config.roi.detect_every_n_frames,
                 "detect_in_background": result.config.roi.detect_in_background,
-                "detect_width_px": result.config.roi.detect_width_px}
+                "detect_width_px": result.config.roi.detect_width_px,
+                "estimate_in_background": result.config.rppg.estimate_in_background}
     report = {"scenario": scenario, "modelled": modelled}
     if host:
         report["host"] = _host(result, done)
@@ -174,6 +196,10 @@ def _host(result: ReplayResult, done: np.ndarray) -> dict[str, Any]:
         stages["detect (worker)"] = _agreement(
             np.array([j.host_model_s for j in result.worker_jobs]),
             np.array([j.host_measured_s for j in result.worker_jobs]))
+    if result.estimate_jobs:
+        stages["estimates (worker)"] = _agreement(
+            result.host_slowdown * np.array([j.host_model_s for j in result.estimate_jobs]),
+            np.array([j.host_measured_s for j in result.estimate_jobs]))
     return {
         "cost_model": stages,
         "cost_model_agrees": all(s["agrees"] for s in stages.values()),
@@ -253,6 +279,15 @@ def to_markdown(report: dict[str, Any]) -> str:
     else:
         lines.append(f"- face detection inline (on the frame path); age of the box in use p50 "
                      f"{d['box_age_ms']['p50_ms']} ms, p99 {d['box_age_ms']['p99_ms']} ms")
+    e = m["estimates"]
+    delay = (f"reading delay p50 {e['reading_delay_ms']['p50_ms']} ms, p99 "
+             f"{e['reading_delay_ms']['p99_ms']} ms")
+    if e["mode"] == "worker":
+        lines.append(f"- estimates on a worker core: {e['jobs']} readings, worker utilisation "
+                     f"{e['worker_utilisation']}; {delay}; {e['gil_waits']} pushes waited for "
+                     f"the GIL (p99 {e['gil_wait_p99_ms']} ms)")
+    else:
+        lines.append(f"- estimates inline (on the frame path); {delay}")
     if h is not None:
         lines += _host_markdown(h)
     return "\n".join(lines) + "\n"

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detect-inline", action="store_true",
                         help="face detection inside push, on the frame path (one core); by "
                         "default it runs on a worker core, as on a live camera")
+    parser.add_argument("--estimate-inline", action="store_true",
+                        help="the readings' estimates inside push, on the frame path; by default "
+                        "they run on a worker core (profiles with three cores or more)")
     parser.add_argument("--mode", choices=("modelled", "wall"), default="modelled",
                         help="modelled: deterministic device clock (default); wall: frames "
                         "released at the real frame rate into a capture thread")
@@ -59,10 +62,11 @@ def _pipeline_config(args: argparse.Namespace, width: int) -> edge.PipelineConfi
         config = config.with_changes(rppg={"method": args.method})
     if args.roi:
         config = config.with_changes(roi={"mode": args.roi})
-    # simulate models a live camera run (detection on a worker core); --detect-inline or
-    # --heavy model the one-core mode
+    # simulate models a live camera run (detection and estimates on worker cores);
+    # --detect-inline, --estimate-inline or --heavy put them back on the frame path
     config = config.with_changes(roi={"detect_in_background": not (args.detect_inline
-                                                                   or args.heavy)})
+                                                                   or args.heavy)},
+                                 rppg={"estimate_in_background": not args.estimate_inline})
     if args.heavy:
         config = config.with_changes(roi={"detect_every_n_frames": 1, "detect_width_px": width})
     return config
@@ -129,7 +133,7 @@ def _wall(args: argparse.Namespace, source: object, profile: DeviceProfile,
     import numpy as np
     from tqdm import tqdm
 
-    from firmware_sim.replay import policy_for
+    from firmware_sim.replay import config_for, policy_for
     from firmware_sim.tail import summary_ms
     from firmware_sim.wall import wall_clock_replay
 
@@ -140,7 +144,8 @@ def _wall(args: argparse.Namespace, source: object, profile: DeviceProfile,
     with tqdm(total=len(frames), desc=f"replaying at {fps:g} fps", unit="frame",
               file=sys.stderr, leave=False, disable=None) as bar:
         result = wall_clock_replay(frames, fps=fps, profile=profile, policy=policy_for(profile),
-                                   config=config, on_frame=lambda n: bar.update(n - bar.n))
+                                   config=config_for(profile, config),
+                                   on_frame=lambda n: bar.update(n - bar.n))
     s = summary_ms(result.latency_s)
     drop_fraction = result.dropped / max(1, result.frames)
     deadline_ms = 1000.0 / fps

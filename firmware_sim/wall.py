@@ -6,7 +6,9 @@ queue, the caller's thread runs the real pipeline, and latencies are host clock 
 A slower device is stood in for by making each push last ``factor`` times its CPU time
 (a sleep tops up what the push took in wall time; on a shared host, time lost to other
 processes is not multiplied by the factor); with ``roi.detect_in_background`` the real
-detector thread runs, each search dilated the same way by the profile's ``frame`` factor.
+detector thread runs, each search dilated the same way by the profile's ``frame`` factor,
+and with ``rppg.estimate_in_background`` the real estimate thread, each reading's
+estimates dilated by its ``python`` factor.
 Errors in the capture thread are re-raised in the caller's thread.
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 import edge
+from edge.estimate_worker import EstimateWorker
 from edge.face_worker import DetectorWorker
 from edge.probe import STAGES, RecordingProbe
 from firmware_sim.des import QueuePolicy
@@ -116,6 +119,19 @@ class _DilatedDetector:
         return self._dilated(self.detector.detect_near, frame, box)
 
 
+class _DilatedEstimates:
+    """A reading's estimates that take `factor` times their CPU time (in wall time)."""
+
+    def __init__(self, estimates: Any, factor: float):
+        self.estimates, self.factor = estimates, factor
+
+    def run(self, job: Any) -> Any:
+        return _lasting(self.factor, self.estimates.run, job)
+
+    def restart(self, *, forget: bool = False) -> None:
+        self.estimates.restart(forget=forget)
+
+
 def wall_clock_replay(frames: Sequence[np.ndarray], *, fps: float, profile: DeviceProfile,
                       policy: QueuePolicy, config: edge.PipelineConfig | None = None,
                       dilate: bool = True, on_frame: Any = None) -> WallResult:
@@ -130,6 +146,9 @@ def wall_clock_replay(frames: Sequence[np.ndarray], *, fps: float, profile: Devi
     if isinstance(tracker.runner, DetectorWorker):
         factor = profile.factor("frame") if dilate else 1.0
         tracker.runner = DetectorWorker(_DilatedDetector(tracker.detector, factor))
+    if isinstance(pipe.estimate_runner, EstimateWorker):
+        factor = profile.factor("estimate") if dilate else 1.0
+        pipe.estimate_runner = EstimateWorker(_DilatedEstimates(pipe.stages.estimates, factor))
     capture = _Capture(frames, fps, policy)
     latencies, readings, stages = [], 0, []
     capture.start()

@@ -145,11 +145,14 @@ def _source(args: argparse.Namespace, stack: ExitStack) -> tuple[Iterable[Any], 
 
 def live_config(config: PipelineConfig) -> PipelineConfig:
     """`config` for a live source: face detection on a worker thread where there is a second
-    core, so that capture never waits for a face search (files stay inline: deterministic).
+    core, and the readings' estimates on another where there is a third, so that capture
+    never waits for either (files stay inline: deterministic).
     """
-    if (os.cpu_count() or 1) < 2:
+    cores = os.cpu_count() or 1
+    if cores < 2:
         return config
-    return config.with_changes(roi={"detect_in_background": True})
+    return config.with_changes(roi={"detect_in_background": True},
+                               rppg={"estimate_in_background": cores >= 3})
 
 
 class SourcePixels:
