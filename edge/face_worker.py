@@ -11,12 +11,12 @@ simulator drives its own on a modelled clock.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge.types import Box
+from edge.worker_thread import WorkerThread
 
 __all__ = ["Detection", "DetectionJob", "DetectorWorker", "InlineDetection", "run_job"]
 
@@ -117,76 +117,36 @@ class InlineDetection:
 
 
 class DetectorWorker:
-    """Runs jobs on a daemon thread, one at a time; `submit` and `poll` never wait for it.
+    """Runs jobs on a daemon thread (`edge.worker_thread.WorkerThread`), one at a time;
+    `submit` and `poll` never wait for it.
 
-    The thread starts with the first job. `submit` copies the frame (the caller may reuse
-    its buffer); a job submitted while another waits replaces it (the newest frame wins).
-    An error in the thread is raised by the next `poll`; `close` waits for the job at hand.
+    `submit` copies the frame (the caller may reuse its buffer); a job submitted while
+    another waits replaces it (the newest frame wins). An error in the thread is raised by
+    the next `poll`; `close` waits for the job at hand.
     """
 
     on_frame_path = False
 
     def __init__(self, detector: object):
         self.detector = detector
-        self._lock = threading.Condition()
-        self._job: DetectionJob | None = None
-        self._result: Detection | None = None
-        self._running = False
-        self._closed = False
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = WorkerThread(lambda job: run_job(detector, job),
+                                    name="edge-vitals-detector")
 
     @property
     def idle(self) -> bool:
         """No job waiting or running, and no result left to poll."""
-        with self._lock:
-            return self._job is None and not self._running and self._result is None
+        return self._thread.idle
 
     def submit(self, job: DetectionJob) -> None:
         """Queue `job` (on a copy of its frame) for the thread."""
-        copied = DetectionJob(frame=np.array(job.frame, copy=True), timestamp_s=job.timestamp_s,
-                              near_box=job.near_box, full_search=job.full_search,
-                              generation=job.generation)
-        with self._lock:
-            if self._closed:
-                return
-            self._job = copied
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="edge-vitals-detector",
-                                                daemon=True)
-                self._thread.start()
-            self._lock.notify()
+        self._thread.submit(DetectionJob(
+            frame=np.array(job.frame, copy=True), timestamp_s=job.timestamp_s,
+            near_box=job.near_box, full_search=job.full_search, generation=job.generation))
 
     def poll(self) -> Detection | None:
         """The finished job's result, once (``None`` while none is ready)."""
-        with self._lock:
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error
-            result, self._result = self._result, None
-            return result
+        return self._thread.poll()  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Stop the thread once the job it has is done; further jobs are ignored."""
-        with self._lock:
-            self._closed = True
-            self._lock.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-
-    def _serve(self) -> None:
-        while True:
-            with self._lock:
-                while self._job is None and not self._closed:
-                    self._lock.wait()
-                if self._job is None:
-                    return
-                job, self._job, self._running = self._job, None, True
-            try:
-                result = run_job(self.detector, job)
-            except BaseException as exc:  # handed to the frame path by poll()
-                with self._lock:
-                    self._error, self._running = exc, False
-                continue
-            with self._lock:
-                self._result, self._running = result, False
+        self._thread.close()
