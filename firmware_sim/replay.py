@@ -34,9 +34,6 @@ from firmware_sim.worker_model import EstimateWork, ModelledEstimates, ModelledW
 __all__ = ["STAGE_NAMES", "ReplayResult", "config_for", "policy_for", "replay"]
 
 STAGE_NAMES = ("decode", *STAGES)
-RGB_CONVERSION_SHARE = 0.15
-"""Cost of delivering an RGB frame from a Pi camera (colour conversion only), as a share of
-an MJPG decode of the same size (USB cameras need the decode)."""
 CAPTURE_JITTER_S = 0.0005
 CLOCK = time.thread_time
 """The host's own stage times count this thread's CPU seconds, not the wall clock: other
@@ -227,7 +224,8 @@ def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
         host = stage_host_seconds(costs, probe.units, frame_pixels=pixels)
         # the host check's model: this host's spread around the cost model, a file's decode
         result.stage_host_model_s[i] = host * np.exp(spread * host_rng.standard_normal(host.size))
-        host[0] *= 1.0 if mjpg else RGB_CONVERSION_SHARE
+        if not mjpg:  # a Pi camera's RGB frame costs the one copy picamera2 makes of it
+            host[0] = costs.handoff_per_pixel_s * pixels
         device = [profile.device_time_s(h, STAGE_CLASSES[name], rng, start)
                   for h, name in zip(host, STAGE_NAMES, strict=True)]
         device[STAGE_NAMES.index("validate")] += gil_s  # the push waits for the GIL first
