@@ -6,8 +6,8 @@ through sway larger than itself by its height above the sway's local spectral fl
 than by the total motion. The floor at each frequency is the median power within
 `FLOOR_HALF_WIDTH_HZ` of the vertical and of the horizontal spectrum (breathing lifts the
 head; sideways motion shows the sway alone) over ln 2, a periodogram bin's median over its
-mean. Head motion made of a few slow sinusoids puts several lines above the floor: then no
-line is "the" breathing line and none is returned.
+mean. Head motion made of a few slow sinusoids puts lines above the floor, vertically or
+sideways: then no line is "the" breathing line and none is returned.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ its mean with probability e^-8, so a breathing line stands out at 1.5 px through
 FLOOR_HALF_WIDTH_HZ = 0.2
 """Half-width of the neighbourhood whose median power is the local floor."""
 RIVAL_SHARE = 0.01
-"""A second clear line with at least this share of the first one's power withholds both."""
+"""Another clear line with at least this share of the vertical line's power withholds it."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,7 +67,8 @@ def clear_line(vertical_px: np.ndarray, horizontal_px: np.ndarray | None, *, fs:
     Returns
     -------
     ClearLine or None
-        ``None`` when no line, or more than one (beyond its main lobe), stands clear.
+        ``None`` when no vertical line stands clear, or another one does (vertical, beyond
+        its main lobe, or horizontal).
     """
     vertical_px = np.asarray(vertical_px, dtype=np.float64)
     freq, power = power_spectrum(vertical_px - vertical_px.mean(), fs)
@@ -81,19 +82,21 @@ def clear_line(vertical_px: np.ndarray, horizontal_px: np.ndarray | None, *, fs:
     windows = [sliding_window_view(np.pad(p[start:stop], pad, mode="edge"), 2 * half + 1)
                for p in spectra]
     floor = np.median(np.concatenate(windows, axis=1), axis=1) / np.log(2.0)
-    clear = np.zeros_like(power)
-    clear[lo:hi] = power[lo:hi] / np.maximum(floor, 1e-300)
+    level = 10.0 ** (min_clear_db / 10.0)
     bins = np.arange(max(lo, 1), min(hi, power.size - 1))
-    peaks = bins[(power[bins] >= power[bins - 1]) & (power[bins] >= power[bins + 1])]
-    if peaks.size == 0:
+    peaks = [bins[(p[bins] >= p[bins - 1]) & (p[bins] >= p[bins + 1])] for p in spectra]
+    clear = [p[peak] / floor[peak - lo] for p, peak in zip(spectra, peaks, strict=True)]
+    if peaks[0].size == 0:
         return None
-    k = int(peaks[np.argmax(clear[peaks])])
-    clear_db = 10.0 * np.log10(clear[k])
-    # another clear peak beyond the main lobe, stronger than a Hann sidelobe (-31 dB)
-    rivals = peaks[(np.abs(freq[peaks] - freq[k]) > 2.0 * fs / vertical_px.size)
-                   & (clear[peaks] >= 10.0 ** (min_clear_db / 10.0))
-                   & (power[peaks] >= RIVAL_SHARE * power[k])]
-    if not clear_db >= min_clear_db or rivals.size:
+    best = int(np.argmax(clear[0]))
+    k, clear_db = int(peaks[0][best]), 10.0 * np.log10(clear[0][best])
+    # another clear line, vertical beyond the main lobe or sideways (periodic head motion,
+    # not broadband sway), stronger than a Hann sidelobe (-31 dB): no breathing line
+    lobe_hz = 2.0 * fs / vertical_px.size
+    rivals = [(c >= level) & (p[peak] >= RIVAL_SHARE * power[k])
+              for p, peak, c in zip(spectra, peaks, clear, strict=True)]
+    rivals[0] &= np.abs(freq[peaks[0]] - freq[k]) > lobe_hz
+    if not clear_db >= min_clear_db or any(r.any() for r in rivals):
         return None
     peak = spectral_peak(freq, power, (freq[k - 1], freq[k + 1]), harmonic=False)
     if peak is None:

@@ -72,3 +72,14 @@ def test_the_horizontal_spectrum_only_helps_the_floor():
     alone = clear_line(vertical, None, fs=FS, band_hz=(0.1, 0.7))
     assert with_reference is not None and with_reference.rate_bpm == pytest.approx(18.0, abs=1.0)
     assert unknown == alone  # a horizontal trace with gaps is not read
+
+
+def test_a_sideways_line_is_periodic_head_motion_not_sway():
+    rng = np.random.default_rng(8)
+    vertical = 1.5 * np.sin(2 * np.pi * 0.25 * T) + 0.05 * rng.standard_normal(T.size)
+    rocking = 2.0 * np.sin(2 * np.pi * 13.0 / 60.0 * T) + 0.05 * rng.standard_normal(T.size)
+    assert clear_line(vertical, rocking, fs=FS, band_hz=(0.1, 0.7)) is None
+    sway = postural_sway(8, T, rms_px=1.0)[:, 0]  # broadband: no line of its own
+    line = clear_line(vertical + postural_sway(9, T, rms_px=1.0)[:, 1], sway, fs=FS,
+                      band_hz=(0.1, 0.7))
+    assert line is not None and line.rate_bpm == pytest.approx(15.0, abs=0.5)
