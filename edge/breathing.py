@@ -263,6 +263,9 @@ MOTION_MAX_SWAY = 0.014
 """Largest RMS of the face's horizontal motion around the band (0.05-1.4 Hz), as a
 fraction of the face height, for the plain motion and colour estimates: sideways motion is
 the head's own, it moves the head vertically and skin texture under the ROI too."""
+CLEAR_MAX_SWAY = 0.018
+"""`MOTION_MAX_SWAY` of the clear-line estimate: more is deliberate head movement (turning,
+leaning), whose own lines stand clear, or sway too large for a breathing line to."""
 SWAY_MIN_CLEAR_DB = 12.0
 """`edge.motion_floor.CLEAR_MIN_DB` for a head that sways more than `MOTION_MAX_SWAY`: the
 sway's own peaks near the band's low edge then reach 9 dB too often."""
@@ -301,7 +304,7 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     blood-volume intensity variation (RIIV) on the mean-normalised green-minus-blue trace
     (orthogonal to a change of brightness). A head that sways sideways (`horizontal_px`) by
     more than `MOTION_MAX_SWAY` of the face height gets only the clear line, at
-    `SWAY_MIN_CLEAR_DB`.
+    `SWAY_MIN_CLEAR_DB`, and beyond `CLEAR_MAX_SWAY` no rate.
 
     Parameters
     ----------
@@ -321,10 +324,11 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     if vertical_px is not None and face_height_px is not None and face_height_px > 0:
         vertical = np.asarray(vertical_px, dtype=np.float64)
         horizontal = None if horizontal_px is None else np.asarray(horizontal_px, np.float64)
-        swaying = horizontal is not None and _sway_px(horizontal, fs, band_hz) > (
-            MOTION_MAX_SWAY * face_height_px)  # NaN (untracked) compares False
+        sway = np.nan if horizontal is None else _sway_px(horizontal, fs, band_hz)
+        swaying = sway > MOTION_MAX_SWAY * face_height_px  # NaN (untracked) compares False
         motion = None if swaying else _motion_rate(vertical, fs, face_height_px, band_hz)
-        if motion is None and vertical.size >= 8 and np.all(np.isfinite(vertical)):
+        if (motion is None and not sway > CLEAR_MAX_SWAY * face_height_px
+                and vertical.size >= 8 and np.all(np.isfinite(vertical))):
             motion = _clear_rate(vertical, horizontal, fs, band_hz,
                                  SWAY_MIN_CLEAR_DB if swaying else CLEAR_MIN_DB)
         if motion is not None or swaying:
