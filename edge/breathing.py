@@ -9,9 +9,9 @@ Fusion (Karlen et al., IEEE TBME 60(7):1946-1953, 2013): at least two clear peak
 Physiol. Meas. 37:610, 2016) and give the median of the windows that agree.
 
 Camera (`stream_breathing`): the head's vertical breathing motion first, else the skin's
-green-minus-blue colour (RIIV), each gated by the SNR of its peak. When the head sways
-(broadband postural sway: a smooth spectrum) the motion's breathing line counts only if
-it stands clear of the sway's local spectral floor.
+green-minus-blue colour (RIIV), each gated by the SNR of its peak. Under postural sway (a
+smooth spectrum) the motion's breathing line is read by its height above the sway's local
+spectral floor; no rate while the head moves sideways by more than a few pixels.
 """
 
 from __future__ import annotations
@@ -261,14 +261,9 @@ MOTION_MAX_RESIDUAL = 0.008
 height: more means other head motion that makes breathing-like peaks of its own."""
 MOTION_MAX_SWAY = 0.014
 """Largest RMS of the face's horizontal motion around the band (0.05-1.4 Hz), as a
-fraction of the face height, for the plain motion and colour estimates: sideways motion is
-the head's own, it moves the head vertically and skin texture under the ROI too."""
-CLEAR_MAX_SWAY = 0.018
-"""`MOTION_MAX_SWAY` of the clear-line estimate: more is deliberate head movement (turning,
-leaning), whose own lines stand clear, or sway too large for a breathing line to."""
-SWAY_MIN_CLEAR_DB = 12.0
-"""`edge.motion_floor.CLEAR_MIN_DB` for a head that sways more than `MOTION_MAX_SWAY`: the
-sway's own peaks near the band's low edge then reach 9 dB too often."""
+fraction of the face height, for any rate: more is deliberate head movement (turning,
+leaning) whose own lines stand clear of the sway floor, or sway too large for a 1-2 px
+breathing line to; it moves the head vertically and skin texture under the ROI too."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -302,9 +297,8 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     other motion (`MOTION_MAX_RESIDUAL`), else the one line that stands `CLEAR_MIN_DB`
     clear of the sway's local floor (`edge.motion_floor`); else the colour estimate, the
     blood-volume intensity variation (RIIV) on the mean-normalised green-minus-blue trace
-    (orthogonal to a change of brightness). A head that sways sideways (`horizontal_px`) by
-    more than `MOTION_MAX_SWAY` of the face height gets only the clear line, at
-    `SWAY_MIN_CLEAR_DB`, and beyond `CLEAR_MAX_SWAY` no rate.
+    (orthogonal to a change of brightness). A head that moves sideways (`horizontal_px`) by
+    more than `MOTION_MAX_SWAY` of the face height gets no rate.
 
     Parameters
     ----------
@@ -324,15 +318,14 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     if vertical_px is not None and face_height_px is not None and face_height_px > 0:
         vertical = np.asarray(vertical_px, dtype=np.float64)
         horizontal = None if horizontal_px is None else np.asarray(horizontal_px, np.float64)
-        sway = np.nan if horizontal is None else _sway_px(horizontal, fs, band_hz)
-        swaying = sway > MOTION_MAX_SWAY * face_height_px  # NaN (untracked) compares False
-        motion = None if swaying else _motion_rate(vertical, fs, face_height_px, band_hz)
-        if (motion is None and not sway > CLEAR_MAX_SWAY * face_height_px
-                and vertical.size >= 8 and np.all(np.isfinite(vertical))):
-            motion = _clear_rate(vertical, horizontal, fs, band_hz,
-                                 SWAY_MIN_CLEAR_DB if swaying else CLEAR_MIN_DB)
-        if motion is not None or swaying:
-            return none if motion is None else motion
+        if horizontal is not None and _sway_px(horizontal, fs, band_hz) > (
+                MOTION_MAX_SWAY * face_height_px):  # NaN (untracked) compares False
+            return none
+        motion = _motion_rate(vertical, fs, face_height_px, band_hz)
+        if motion is None and vertical.size >= 8 and np.all(np.isfinite(vertical)):
+            motion = _clear_rate(vertical, horizontal, fs, band_hz)
+        if motion is not None:
+            return motion
     n = rgb.shape[0]
     dc = rgb.mean(axis=0)
     if n < 8 or np.any(dc <= 0.0):
@@ -385,11 +378,10 @@ def _motion_rate(vertical_px: np.ndarray, fs: float, face_height_px: float,
 
 
 def _clear_rate(vertical_px: np.ndarray, horizontal_px: np.ndarray | None, fs: float,
-                band_hz: tuple[float, float], min_clear_db: float) -> StreamBreathing | None:
+                band_hz: tuple[float, float]) -> StreamBreathing | None:
     """The vertical motion's one clear line (`edge.motion_floor`) as a breathing rate."""
-    line = clear_line(vertical_px, horizontal_px, fs=fs, band_hz=band_hz,
-                      min_clear_db=min_clear_db)
+    line = clear_line(vertical_px, horizontal_px, fs=fs, band_hz=band_hz)
     if line is None:
         return None
     return StreamBreathing(breathing_rate_bpm=line.rate_bpm, snr_db=line.clear_db,
-                           quality=quality_from_snr(line.clear_db, min_snr_db=min_clear_db))
+                           quality=quality_from_snr(line.clear_db, min_snr_db=CLEAR_MIN_DB))
