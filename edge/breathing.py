@@ -9,8 +9,9 @@ Fusion (Karlen et al., IEEE TBME 60(7):1946-1953, 2013): at least two clear peak
 Physiol. Meas. 37:610, 2016) and give the median of the windows that agree.
 
 Camera (`stream_breathing`): the head's vertical breathing motion first, else the skin's
-green-minus-blue colour (RIIV), each gated by the SNR of its peak; no rate while the head
-moves sideways (its vertical motion cannot then be told from breathing).
+green-minus-blue colour (RIIV), each gated by the SNR of its peak. Under postural sway (a
+smooth spectrum) the motion's breathing line is read by its height above the sway's local
+spectral floor; no rate while the head moves sideways by more than a few pixels.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from edge.errors import InputError
 from edge.filters import bandpass
+from edge.motion_floor import CLEAR_MIN_DB, clear_line
 from edge.rates import power_spectrum, quality_from_snr, spectral_peak
 
 __all__ = ["BREATHING_BAND_HZ", "BreathingEstimate", "ModulationRate", "StreamBreathing",
@@ -259,8 +261,9 @@ MOTION_MAX_RESIDUAL = 0.008
 height: more means other head motion that makes breathing-like peaks of its own."""
 MOTION_MAX_SWAY = 0.014
 """Largest RMS of the face's horizontal motion around the band (0.05-1.4 Hz), as a
-fraction of the face height, for any rate: sideways motion is the head's own, and it moves
-the head vertically and skin texture under the ROI too, so neither cue can be trusted."""
+fraction of the face height, for any rate: more is deliberate head movement (turning,
+leaning) whose own lines stand clear of the sway floor, or sway too large for a 1-2 px
+breathing line to; it moves the head vertically and skin texture under the ROI too."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -290,12 +293,12 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
     """Breathing rate from a window (>= ~20 s) of the skin's mean RGB and head motion.
 
     With `vertical_px` (the face's vertical displacement, `edge.head_motion`) the rate is
-    read first from it: breathing lifts the head, and that motion is the clearest breathing
-    signal when the head also moves. It needs a peak of `MOTION_MIN_SNR_DB` and little
-    other motion (`MOTION_MAX_RESIDUAL`); otherwise the colour estimate is used: the
-    blood-volume intensity variation (RIIV) on the mean-normalised green-minus-blue trace,
-    which is orthogonal to a change of brightness. With `horizontal_px`, a head that sways
-    sideways by more than `MOTION_MAX_SWAY` of the face height gives no rate.
+    read first from it (breathing lifts the head): a peak of `MOTION_MIN_SNR_DB` with little
+    other motion (`MOTION_MAX_RESIDUAL`), else the one line that stands `CLEAR_MIN_DB`
+    clear of the sway's local floor (`edge.motion_floor`); else the colour estimate, the
+    blood-volume intensity variation (RIIV) on the mean-normalised green-minus-blue trace
+    (orthogonal to a change of brightness). A head that moves sideways (`horizontal_px`) by
+    more than `MOTION_MAX_SWAY` of the face height gets no rate.
 
     Parameters
     ----------
@@ -311,18 +314,22 @@ def stream_breathing(rgb: np.ndarray, *, fs: float, vertical_px: np.ndarray | No
         Face height in pixels, the scale of `MOTION_MAX_RESIDUAL` and `MOTION_MAX_SWAY`;
         needed with `vertical_px`.
     """
+    none = StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=-np.inf)
     if vertical_px is not None and face_height_px is not None and face_height_px > 0:
-        if horizontal_px is not None and _sway_px(horizontal_px, fs, band_hz) > (
+        vertical = np.asarray(vertical_px, dtype=np.float64)
+        horizontal = None if horizontal_px is None else np.asarray(horizontal_px, np.float64)
+        if horizontal is not None and _sway_px(horizontal, fs, band_hz) > (
                 MOTION_MAX_SWAY * face_height_px):  # NaN (untracked) compares False
-            return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=-np.inf)
-        motion = _motion_rate(np.asarray(vertical_px, dtype=np.float64), fs, face_height_px,
-                              band_hz)
+            return none
+        motion = _motion_rate(vertical, fs, face_height_px, band_hz)
+        if motion is None and vertical.size >= 8 and np.all(np.isfinite(vertical)):
+            motion = _clear_rate(vertical, horizontal, fs, band_hz)
         if motion is not None:
             return motion
     n = rgb.shape[0]
     dc = rgb.mean(axis=0)
     if n < 8 or np.any(dc <= 0.0):
-        return StreamBreathing(breathing_rate_bpm=None, quality=0.0, snr_db=-np.inf)
+        return none
     return _band_rate(rgb[:, 1] / dc[1] - rgb[:, 2] / dc[2], fs, band_hz, min_snr_db)[0]
 
 
@@ -368,3 +375,13 @@ def _motion_rate(vertical_px: np.ndarray, fs: float, face_height_px: float,
     if residual > MOTION_MAX_RESIDUAL * face_height_px:
         return None
     return estimate
+
+
+def _clear_rate(vertical_px: np.ndarray, horizontal_px: np.ndarray | None, fs: float,
+                band_hz: tuple[float, float]) -> StreamBreathing | None:
+    """The vertical motion's one clear line (`edge.motion_floor`) as a breathing rate."""
+    line = clear_line(vertical_px, horizontal_px, fs=fs, band_hz=band_hz)
+    if line is None:
+        return None
+    return StreamBreathing(breathing_rate_bpm=line.rate_bpm, snr_db=line.clear_db,
+                           quality=quality_from_snr(line.clear_db, min_snr_db=CLEAR_MIN_DB))

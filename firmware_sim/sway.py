@@ -12,13 +12,28 @@ driving a damped second-order one. The spectrum here is that model's,
 
 which puts ~98 % of the power below 0.5 Hz (65 % below 0.1 Hz), as centre-of-pressure spectra
 of quiet posture show.
-Sitting sways less than standing but with the same spectral character (Garcia-Masso et al.,
-"Postural control mechanisms in healthy adults in sitting and standing positions", Perceptual
-and Motor Skills 121(1):119-134, 2015; Floessel et al., "Comparison of measurements for
-recording postural control in standing and seated position in healthy individuals", J. Funct.
-Morphol. Kinesiol. 9(4):178, 2024), a few millimetres RMS. The presets are RMS per axis in
-pixels at 480 frame rows, where the simulator's face is ~167 px high (~0.75 px per mm of a
-~22 cm head): "quiet" ~2 mm, "relaxed" ~3.5 mm, "restless" ~5.5 mm.
+
+Amplitudes. No published RMS of the head (or face) displacement of a person sitting still
+was found; seated studies give centre-of-pressure (CoP) figures relative to standing:
+sitting sways less than standing (Garcia-Masso et al., "Postural control mechanisms in
+healthy adults in sitting and standing positions", Percept. Mot. Skills 121(1):119-134,
+2015; 32 adults, lower CoP RMS seated), or about as much (Floessel et al., "Comparison of
+measurements for recording postural control in standing and seated position in healthy
+individuals", J. Funct. Morphol. Kinesiol. 9(4):178, 2024; 66 adults, seated and standing
+CoP fluctuations agree within 9.1 %). The amplitudes are therefore those of quiet standing,
+an upper bound for sitting: CoP RMS 3.3 +- 1.1 mm medio-lateral and 5.0 +- 2.5 mm
+antero-posterior, 16 adults standing with eyes open at ground level (Wuehr et al., "Balance control
+and anti-gravity muscle activity during the experience of fear at heights", Physiol. Rep.
+2(2):e00232, 2014, PMC3966255, table 3), the head taken to sway as much as the CoP (head and
+CoP sway correlate in path, area and velocity: Sakaguchi et al., Auris Nasus Larynx
+22(3):151-157, 1995). The medio-lateral figure is the frame's horizontal axis; the vertical
+axis gets the same RMS for want of a seated figure (a seated trunk's fore-aft sway moves the
+face mostly in depth).
+
+Camera model: the simulator's face box is 144 px wide at 480 frame rows, and a face is
+~14-15 cm wide, so ~1.0 px per mm at 480 rows. Presets (RMS per axis, px at 480 rows):
+"still" 2.2 (the medio-lateral mean minus one SD), "typical" 3.3 (the mean), "restless" 5.5
+(the mean plus two SD).
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ import numpy as np
 
 __all__ = ["SWAY_PRESETS_PX", "postural_sway", "sway_spectrum"]
 
-SWAY_PRESETS_PX = {"none": 0.0, "quiet": 1.5, "relaxed": 2.5, "restless": 4.0}
+SWAY_PRESETS_PX = {"none": 0.0, "still": 2.2, "typical": 3.3, "restless": 5.5}
 SLOW_HZ = 0.08
 F0_HZ = 0.6
 DAMPING = 0.8
