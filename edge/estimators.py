@@ -31,11 +31,15 @@ from edge.spo2 import (
 from edge.trace import Trace
 from edge.types import Status
 
-__all__ = ["BREATHING_TRACKING", "SPO2_TRACKING", "BreathingStage", "HeartRateStage",
-           "HrvStage", "Spo2Stage", "hrv_from_window"]
+__all__ = ["BREATHING_CONFIRM_BPM", "BREATHING_TRACKING", "SPO2_TRACKING", "BreathingStage",
+           "HeartRateStage", "HrvStage", "Spo2Stage", "hrv_from_window"]
 
 BREATHING_TRACKING = KalmanConfig(q=0.05, r_min=0.25, r_max=25.0, max_gap_s=math.inf)
 """Kalman tuning of the breathing rate (breaths/min): slow changes, R from its quality."""
+BREATHING_CONFIRM_BPM = 1.0
+"""A breathing rate after none is given only when the previous window's estimate agrees
+within this many breaths/min, so that a lone value of one window (under head motion, often
+a motion line) is not given."""
 SPO2_TRACKING = KalmanConfig(q=0.0005, r_min=10.0, r_max=100.0, max_gap_s=math.inf)
 """Kalman tuning of SpO2 (%): one window scatters by about a point, and readings 1 s apart
 share most of their samples, so each counts for little (large R); desaturation is slow."""
@@ -97,11 +101,30 @@ class BreathingStage(Estimator):
         self.probe = probe
         self.head_window = head_window
         self.tracker = ScalarKalman(BREATHING_TRACKING) if self.vitals.track else None
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget the last estimate: the next rate needs confirming again."""
+        self._last_bpm: float | None = None
+        self._giving = False
 
     def reset(self) -> None:
-        """Forget the tracker's state."""
+        """Forget the tracker's state and the last estimate."""
         if self.tracker is not None:
             self.tracker.reset()
+        self.restart()
+
+    def _confirmed(self, rate_bpm: float | None) -> bool:
+        """Whether `rate_bpm` may be given: rates are being given, or the previous estimate
+        agrees with it (`BREATHING_CONFIRM_BPM`).
+        """
+        last, self._last_bpm = self._last_bpm, rate_bpm
+        if rate_bpm is None:
+            self._giving = False
+            return False
+        self._giving = self._giving or (
+            last is not None and abs(rate_bpm - last) <= BREATHING_CONFIRM_BPM)
+        return self._giving
 
     def window_s(self, trace: Trace) -> float | None:
         """Seconds of `trace` the next estimate reads (``None``: too few yet, or off)."""
@@ -121,10 +144,14 @@ class BreathingStage(Estimator):
         estimate = stream_breathing(rgb, fs=trace.fs,
                                     **self.head_window(rgb.shape[0], trace.fs))
         self.probe.work("vital_estimates", 1)
+        if not self._confirmed(estimate.breathing_rate_bpm):
+            _tracked(self.tracker, t, None, None)
+            reason = "no_rhythm" if estimate.breathing_rate_bpm is None else "unconfirmed"
+            return {"breathing_status": Status.LOW_QUALITY, "breathing_reason": reason}
         rate = _tracked(self.tracker, t, estimate.breathing_rate_bpm, estimate.quality)
         if rate is None:
-            reason = "no_rhythm" if estimate.breathing_rate_bpm is None else "rejected"
-            return {"breathing_status": Status.LOW_QUALITY, "breathing_reason": reason}
+            self._giving = False
+            return {"breathing_status": Status.LOW_QUALITY, "breathing_reason": "rejected"}
         return {"breathing_rate_bpm": rate, "breathing_quality": estimate.quality,
                 "breathing_status": Status.OK}
 

@@ -29,6 +29,7 @@ REASON_WORDS = {
     "no_heart_rate": "no heart rate",
     "rejected": "jump rejected",
     "no_rhythm": "no clear rhythm",
+    "unconfirmed": "not yet confirmed",
     "saturated": "skin pixels saturated",
     "too_noisy": "red/blue too noisy",
     "weak_pulse": "weak pulse",

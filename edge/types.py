@@ -84,7 +84,8 @@ class Reading:
     breathing_reason, spo2_reason, hrv_reason : str or None
         Which gate withheld that vital, when its status is ``low_quality``: ``off``
         (turned off in the config), ``no_heart_rate``, ``rejected`` (a jump its tracker
-        refused); breathing ``no_rhythm``; SpO2 ``saturated`` (skin pixels clipped),
+        refused); breathing ``no_rhythm``, ``unconfirmed`` (a first rate that the previous
+        window does not agree with); SpO2 ``saturated`` (skin pixels clipped),
         ``too_noisy`` (red and blue do not pulse clearly together), ``weak_pulse``,
         ``out_of_range`` (ratio outside the calibration); HRV ``too_short`` (too few
         clean beats), ``below_noise_floor``, ``no_pulse``. ``None`` otherwise.

@@ -142,6 +142,33 @@ def test_breathing_without_a_rhythm_says_so():
     assert "breathing_rate_bpm" not in out and out["breathing_reason"] == "no_rhythm"
 
 
+@pytest.mark.parametrize("track", [False, True])
+def test_a_breathing_rate_is_given_once_two_windows_agree(monkeypatch, track):
+    """Scripted window estimates: a lone 27, then 15 twice, then a gap, then 12 and 12.4."""
+    import edge.estimators as estimators
+    from edge.breathing import BreathingEstimate
+
+    script = iter([27.0, 15.0, 15.2, 15.1, None, 12.0, 12.4])
+    monkeypatch.setattr(estimators, "stream_breathing", lambda rgb, fs, **head: BreathingEstimate(
+        breathing_rate_bpm=next(script), quality=0.8, modulations=()))
+    config = PipelineConfig().with_changes(vitals={"track": track})
+    stage = BreathingStage(config, probe=Probe(), head_window=lambda m, fs: {})
+    n = int(40 * FS)
+    trace = FakeTrace(np.full((n, 3), 100.0), np.zeros(n))
+    outs = [stage.estimate(40.0 + k, trace, HR) for k in range(7)]
+    given = [out.get("breathing_rate_bpm") for out in outs]
+    reasons = [out.get("breathing_reason") for out in outs]
+    assert given[0] is None and reasons[0] == "unconfirmed"      # 27 alone
+    assert given[1] is None and reasons[1] == "unconfirmed"      # 15 after 27: no agreement
+    assert given[2] == pytest.approx(15.2, abs=0.2) and given[3] == pytest.approx(15.1, abs=0.2)
+    assert given[4] is None and reasons[4] == "no_rhythm"
+    assert given[5] is None and reasons[5] == "unconfirmed"      # a new run starts again
+    if track:  # the tracker moves from 15.1 towards the new run
+        assert 12.4 <= given[6] < 15.1
+    else:
+        assert given[6] == 12.4
+
+
 def _withheld(**fields):
     return Reading(timestamp_s=30.0, heart_rate_bpm=72.0, quality=0.6, status=Status.OK,
                    breathing_rate_bpm=15.0, breathing_status=Status.OK, **fields)
@@ -163,7 +190,8 @@ def test_withheld_reason_prefers_the_gate_over_the_status():
 
 
 def test_every_code_a_stage_gives_has_words():
-    codes = {"off", "no_heart_rate", "rejected", "no_rhythm", "saturated", "too_noisy",
+    codes = {"off", "no_heart_rate", "rejected", "no_rhythm", "unconfirmed", "saturated",
+             "too_noisy",
              "weak_pulse", "out_of_range", "too_short", "below_noise_floor", "no_pulse"}
     assert codes <= set(REASON_WORDS)
     assert all(0 < len(REASON_WORDS[c].split()) <= 4 for c in codes)
