@@ -109,14 +109,11 @@ class _DilatedDetector:
     def near_searches(self) -> int:
         return self.detector.near_searches
 
-    def _dilated(self, search: Any, *args: Any) -> Any:
-        return _lasting(self.factor, search, *args)
-
     def detect(self, frame: np.ndarray) -> Any:
-        return self._dilated(self.detector.detect, frame)
+        return _lasting(self.factor, self.detector.detect, frame)
 
     def detect_near(self, frame: np.ndarray, box: Any) -> Any:
-        return self._dilated(self.detector.detect_near, frame, box)
+        return _lasting(self.factor, self.detector.detect_near, frame, box)
 
 
 class _DilatedEstimates:
