@@ -3,7 +3,7 @@
 A profile is a TOML file (shipped: ``zero2w``, ``pi3bplus``, ``pi4``, ``pi5``, ``host``)
 with the board, its camera, per-stage-class slowdown factors (device time / host time)
 and their sources, jitter and thermal models and the budgets a replay is judged against.
-`DeviceProfile.device_time_s` turns a host time into a device time, deterministically for
+`DeviceProfile.service_times_s` turns host times into device times, deterministically for
 a seeded ``numpy`` Generator. The shipped factors are priors from public benchmarks until
 ``edge-vitals calibrate device`` (`firmware_sim.calibrate`) measures the real board.
 """
@@ -11,6 +11,7 @@ a seeded ``numpy`` Generator. The shipped factors are priors from public benchma
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -138,8 +139,8 @@ class JitterSpec:
         Sigma of the lognormal multiplier ``exp(sigma * z)``, ``z ~ N(0, 1)`` (median 1,
         so that the factor scales median times, which is how it is calibrated).
     os_noise_probability : float
-        Chance, per stage call, that the OS (interrupts, Wi-Fi, other processes) adds
-        a delay.
+        Chance, per service (one push on the frame core, one job on a worker core), that
+        the OS (interrupts, Wi-Fi, other processes) adds a delay (latency-sim §4.1).
     os_noise_ms : tuple of float
         ``(low, high)``: that delay is uniform in this range, in milliseconds.
     """
@@ -316,7 +317,7 @@ class DeviceProfile:
 
     def device_time_s(self, host_s: float, stage: str, rng: np.random.Generator,
                       elapsed_s: float = 0.0) -> float:
-        """Turn a host time into a device time.
+        """Turn the host time of a one-stage service (a worker's job) into a device time.
 
         Parameters
         ----------
@@ -325,8 +326,8 @@ class DeviceProfile:
         stage : str
             A stage class (`STAGE_CLASS_NAMES`) or pipeline stage (`STAGE_CLASSES`).
         rng : np.random.Generator
-            Source of the jitter; each call draws exactly one normal and two uniforms,
-            so a seeded generator gives the same sequence whatever the outcomes.
+            Source of the jitter: one normal and three uniforms per call, whatever the
+            outcomes, so a seeded generator gives the same sequence.
         elapsed_s : float
             Device time since the workload started (for the thermal model).
 
@@ -335,7 +336,28 @@ class DeviceProfile:
         float
             ``host_s * service_multiplier + os_noise_s``, in seconds.
         """
-        return host_s * self.service_multiplier(stage, rng, elapsed_s) + self.os_noise_s(rng)
+        return float(self.service_times_s([host_s], [stage], rng, elapsed_s)[0])
+
+    def service_times_s(self, host_s: Sequence[float], stages: Sequence[str],
+                        rng: np.random.Generator, elapsed_s: float = 0.0) -> np.ndarray:
+        """Device times of the stages of one service, run back to back on one core.
+
+        Each stage is scaled by its own factor and jitter; the OS delay comes at most once
+        per service, not once per named stage, and lands in a stage with a chance in
+        proportion to its time (an interruption comes at a random moment of the service).
+        Draws one normal per stage, then three uniforms.
+        """
+        host = np.asarray(host_s, dtype=float)
+        device = np.array([h * self.service_multiplier(stage, rng, elapsed_s)
+                           for h, stage in zip(host, stages, strict=True)])
+        delay_s = self.os_noise_s(rng)
+        landing = rng.random()
+        total = float(device.sum())
+        if delay_s > 0.0:
+            where = 0 if total <= 0.0 else int(np.searchsorted(
+                np.cumsum(device), landing * total, side="right"))
+            device[min(where, device.size - 1)] += delay_s
+        return device
 
     # -- files -------------------------------------------------------------------------
     @classmethod

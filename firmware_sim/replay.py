@@ -226,8 +226,8 @@ def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
         result.stage_host_model_s[i] = host * np.exp(spread * host_rng.standard_normal(host.size))
         if not mjpg:  # a Pi camera's RGB frame costs the one copy picamera2 makes of it
             host[0] = costs.handoff_per_pixel_s * pixels
-        device = [profile.device_time_s(h, STAGE_CLASSES[name], rng, start)
-                  for h, name in zip(host, STAGE_NAMES, strict=True)]
+        device = profile.service_times_s(host, [STAGE_CLASSES[n] for n in STAGE_NAMES], rng,
+                                         start)
         device[STAGE_NAMES.index("validate")] += gil_s  # the push waits for the GIL first
         result.stage_device_s[i] = device
         result.gil_wait_s[i] = gil_s

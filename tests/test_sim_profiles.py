@@ -203,6 +203,33 @@ def test_os_noise_rate_and_range():
     assert low / 1000 <= hits.min() and hits.max() <= high / 1000
 
 
+def test_os_noise_comes_once_a_service_whatever_its_stage_count():
+    profile = load_profile("zero2w")
+    quiet = dataclasses.replace(profile, jitter=dataclasses.replace(profile.jitter, sigma=0.0))
+    rng = np.random.default_rng(5)
+    host = np.full(6, 0.0005)  # six stages of 0.5 ms
+    extra = np.array([quiet.service_times_s(host, ["numba"] * 6, rng).sum()
+                      - 6 * 0.0005 * quiet.factor("numba") for _ in range(20_000)])
+    hit = extra > 1e-9
+    # once a service: 2 %, not the 1 - 0.98**6 = 11.4 % of one chance per stage
+    assert hit.mean() == pytest.approx(quiet.jitter.os_noise_probability, abs=0.004)
+    low, high = quiet.jitter.os_noise_ms
+    assert low / 1000 - 1e-9 <= extra[hit].min() and extra[hit].max() <= high / 1000 + 1e-9
+
+
+def test_os_noise_lands_in_a_stage_in_proportion_to_its_time():
+    profile = load_profile("zero2w")
+    quiet = dataclasses.replace(profile, jitter=dataclasses.replace(
+        profile.jitter, sigma=0.0, os_noise_probability=1.0))
+    rng = np.random.default_rng(9)
+    host = np.array([0.001, 0.0, 0.003])  # a stage that did no work gets no delay
+    base = host * quiet.factor("numba")
+    landed = np.array([np.argmax(quiet.service_times_s(host, ["numba"] * 3, rng) - base)
+                       for _ in range(4000)])
+    assert not np.any(landed == 1)
+    assert np.mean(landed == 2) == pytest.approx(0.75, abs=0.03)
+
+
 def test_host_profile_is_about_identity():
     times = _draw(load_profile("host"), 5, n=500)
     np.testing.assert_allclose(times, 0.002, rtol=0.06)
@@ -217,7 +244,8 @@ def test_thermal_multiplier_applies_only_after_throttle_time():
     hot = _draw(profile, 11, elapsed_s=after + 1.0)
     # same draws: only the service part (not the additive OS noise) is scaled
     rng = np.random.default_rng(11)
-    noise = np.array([(rng.standard_normal(), profile.os_noise_s(rng))[1] for _ in range(200)])
+    noise = np.array([(rng.standard_normal(), profile.os_noise_s(rng), rng.random())[1]
+                      for _ in range(200)])
     np.testing.assert_allclose(hot - noise, 1.5 * (cool - noise))
     assert load_profile("pi5").thermal_multiplier(1e5) == 1.0
 
