@@ -22,10 +22,26 @@ import numpy as np
 
 from edge.errors import ConfigError
 
-__all__ = ["UnitCosts", "detection_host_seconds", "estimates_host_seconds", "load_unit_costs",
-           "measure_unit_costs", "reference_push_s", "stage_host_seconds"]
+__all__ = [
+    "ReferencePush",
+    "UnitCosts",
+    "decode_host_seconds",
+    "detection_host_seconds",
+    "estimates_host_seconds",
+    "handoff_per_pixel_s",
+    "load_unit_costs",
+    "measure_decode_costs",
+    "measure_unit_costs",
+    "median_costs",
+    "reference_push_s",
+    "stage_host_seconds",
+]
 
 COSTS_FILE = "host_costs.json"
+REFERENCE_EVERY = 60
+"""Frames between two samples of the host's speed (`ReferencePush.sample_s`) in a timed
+pipeline run: the same in the unit costs' measurement and in a replay, so that the two
+speeds compare like with like."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,7 +49,8 @@ class UnitCosts:
     """Host seconds per push of each stage and per unit of its work."""
 
     decode_per_pixel_s: float
-    """MJPG decode + BGR->RGB of a file's frame (`edge.capture.VideoFileSource`), per pixel."""
+    """MJPG decode + BGR->RGB of a file's frame (`edge.capture.VideoFileSource`), per pixel
+    of the decoded (possibly reduced) frame: the inverse DCT, upsampling and colour."""
     validate_s: float
     """The frame checks of one push."""
     track_s: float
@@ -62,6 +79,14 @@ class UnitCosts:
     """One breathing-rate or SpO2 estimate (their mean)."""
     hrv_analysis_s: float
     """One SDNN/RMSSD beat analysis of a 32 s window."""
+    decode_s: float = 0.0
+    """The per-frame part of a decode (reading the packet, the call)."""
+    decode_per_byte_s: float = 0.0
+    """The decode's entropy decoding, per byte of the compressed frame: a dim, flat frame
+    compresses to half the bytes of a bright one and decodes in about 0.7 of the time."""
+    reference_frame_bytes: float = 0.0
+    """Compressed bytes of a 640x480 frame of the clip the decode costs were measured on,
+    assumed for frames whose size the replay is not told."""
     estimate_handoff_s: float = 0.0
     """Making the snapshot of a reading's inputs for the estimate worker
     (`edge.estimate_worker.EstimateJob.snapshot`), after a frame's decode."""
@@ -92,16 +117,27 @@ def estimates_host_seconds(costs: UnitCosts, work: Mapping[str, int]) -> float:
             + costs.hrv_analysis_s * work.get("hrv_analyses", 0))
 
 
+def decode_host_seconds(costs: UnitCosts, *, frame_pixels: int,
+                        frame_bytes: float | None = None) -> float:
+    """Host seconds of an MJPG decode to `frame_pixels` of a frame of `frame_bytes`
+    compressed bytes (else the reference clip's, `UnitCosts.reference_frame_bytes`).
+    """
+    size = costs.reference_frame_bytes if frame_bytes is None else frame_bytes
+    return (costs.decode_s + costs.decode_per_pixel_s * frame_pixels
+            + costs.decode_per_byte_s * size)
+
+
 def stage_host_seconds(costs: UnitCosts, work: Mapping[str, int], *,
-                       frame_pixels: int) -> np.ndarray:
+                       frame_pixels: int, frame_bytes: float | None = None) -> np.ndarray:
     """Host seconds of decode and each of `edge.probe.STAGES` for one frame.
 
     Returns ``[decode, validate, track, roi, trace, estimate]`` for a push that did
-    `work` (units by name, `edge.probe.WORK`, as a `RecordingProbe` keeps them).
+    `work` (units by name, `edge.probe.WORK`, as a `RecordingProbe` keeps them) on a
+    decoded frame of `frame_pixels`, `frame_bytes` compressed (`decode_host_seconds`).
     """
     face = work["roi_pixels"] > 0
     return np.array([
-        costs.decode_per_pixel_s * frame_pixels,
+        decode_host_seconds(costs, frame_pixels=frame_pixels, frame_bytes=frame_bytes),
         costs.validate_s,
         costs.track_s + costs.handoff_per_pixel_s * work["handoff_pixels"]
         + detection_host_seconds(costs, pixels=work["detector_pixels"],
@@ -142,19 +178,18 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
     clip = make_clip(WorldConfig(duration_s=seconds, seed=1))
     with tempfile.TemporaryDirectory() as tmp:
         path = write_clip(clip, Path(tmp) / "clip.avi", codec="MJPG")
-        decode_s, stage_s, units, handoff_s = _timed_pipeline(path)
+        decode_s, stage_s, units, handoff_s, reference_s = _timed_pipeline(path)
     frame = clip.frame_at(0)
     micro = _unit_micro_costs(frame, repeats)
-    pixels = frame.shape[0] * frame.shape[1]
     track, roi, trace = stage_s["track"], stage_s["roi"], stage_s["trace"]
     searched = (units["detector_pixels"] > 0) | (units["near_detections"] > 0)
     track_s = float(np.median(track[~searched]))
-    near_only = (units["near_detections"] > 0) & (units["detector_pixels"] == 0)
+    near_only = (units["near_detections"] == 1) & (units["detector_pixels"] == 0)
     face = units["roi_pixels"] > 0
     trace_rest = (trace - micro["trace_per_sample_s"] * units["trace_samples"]
                   - micro["head_motion_s"] * units["head_motion_updates"])
     return UnitCosts(
-        decode_per_pixel_s=float(np.median(decode_s)) / pixels,
+        **measure_decode_costs(),
         validate_s=float(np.median(stage_s["validate"])), track_s=track_s,
         detector_per_pixel_s=micro["detector_per_pixel_s"],
         near_detection_s=float(np.median(track[near_only])) - track_s,
@@ -170,31 +205,110 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
                       "trace": _log_spread(trace[face]),
                       "estimate": _log_spread(stage_s["estimate"][units["estimates"] > 0]),
                       "detect": _log_spread(track[near_only])},
-        reference_push_s=reference_push_s(repeats),
+        reference_push_s=reference_s,
         host=f"{machine_facts()['cpu']} ({platform.machine()})",
         measured=time.strftime("%Y-%m-%d"))
 
 
-def reference_push_s(repeats: int = 300) -> float:
-    """Median CPU seconds of a push of a 640x480 frame with a fixed face-sized box, cycling
-    through 16 frames (15 MB, as fresh frames from a camera are not in the cache): how
-    fast this host runs the pipeline's stages now, memory included.
+def measure_decode_costs(seconds: float = 10.0) -> dict[str, float]:
+    """The decode's per-frame, per-pixel and per-byte costs: a least-squares fit to the
+    median decode time of a bright and a dim simulator clip (25 and 11 KB a frame) each
+    read at decode scales 1, 2 and 4, so that pixels and bytes vary apart.
     """
-    import edge
+    import cv2
 
-    box = (235, 140, 170, 200)
-    config = edge.PipelineConfig().with_changes(roi={"mode": "fixed", "fixed_box": box})
-    pipe = edge.Pipeline(config)
-    rng = np.random.default_rng(0)
-    frames = [np.clip(rng.normal((180, 120, 100), 8, (480, 640, 3)), 0, 255).astype(np.uint8)
-              for _ in range(16)]
-    tick = iter(range(1, 10**9))
+    from edge.capture.video_file import VideoFileSource
+    from firmware_sim.world import WorldConfig, make_clip, write_clip
 
-    def push() -> None:
-        i = next(tick)
-        pipe.push(frames[i % len(frames)], i / 30.0)
+    cv2.setNumThreads(1)
+    rows, sizes = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, scene in enumerate(({}, {"skin_tone": "dark", "light_level": 0.35})):
+            clip = make_clip(WorldConfig(duration_s=seconds, seed=1, **scene))
+            path = write_clip(clip, Path(tmp) / f"clip{k}.avi", codec="MJPG")
+            for scale in (1, 2, 4):
+                with VideoFileSource(path, decode_scale=scale) as source:
+                    frame_bytes = path.stat().st_size / (source.frame_count or 1)
+                    times, pixels = [], 0
+                    frames = iter(source)
+                    while True:
+                        t0 = time.thread_time()
+                        item = next(frames, None)
+                        if item is None:
+                            break
+                        times.append(time.thread_time() - t0)
+                        pixels = item[0].shape[0] * item[0].shape[1]
+                rows.append((1.0, pixels, frame_bytes, float(np.median(times))))
+            sizes.append(frame_bytes)
+    table = np.array(rows)
+    fit = np.linalg.lstsq(table[:, :3], table[:, 3], rcond=None)[0]
+    return {"decode_s": max(0.0, float(fit[0])), "decode_per_pixel_s": max(0.0, float(fit[1])),
+            "decode_per_byte_s": max(0.0, float(fit[2])), "reference_frame_bytes": sizes[0]}
 
-    return median_call_s(push, repeats)
+
+def handoff_per_pixel_s(repeats: int = 300) -> float:
+    """Copying a 640x480 RGB frame for the detector's worker, per pixel, cycling through 16
+    frames: the frame a push hands over is fresh from the decoder, not in the cache (a warm
+    copy takes 0.6 of the time).
+    """
+    frames = [np.full((480, 640, 3), k, np.uint8) for k in range(16)]
+    tick = iter(range(10**9))
+    return median_call_s(lambda: np.array(frames[next(tick) % 16], copy=True),
+                         repeats) / (480 * 640)
+
+
+class ReferencePush:
+    """A push of a 640x480 frame with a fixed face-sized box, cycling through 16 frames
+    (15 MB, as fresh frames from a camera are not in the cache): how fast this host runs
+    the pipeline's stages now, memory included.
+    """
+
+    def __init__(self) -> None:
+        import edge
+
+        box = (235, 140, 170, 200)
+        config = edge.PipelineConfig().with_changes(roi={"mode": "fixed", "fixed_box": box})
+        self._pipe = edge.Pipeline(config)
+        rng = np.random.default_rng(0)
+        self._frames = [np.clip(rng.normal((180, 120, 100), 8, (480, 640, 3)), 0, 255)
+                        .astype(np.uint8) for _ in range(16)]
+        self._tick = 0
+
+    def sample_s(self) -> np.ndarray:
+        """Times of 20 pushes after 3 that bring the reference's data back into the cache:
+        a sample taken between two frames of a pipeline run (every `REFERENCE_EVERY`).
+        """
+        return self.times_s(23)[3:]
+
+    def times_s(self, repeats: int) -> np.ndarray:
+        """CPU seconds (this thread) of each of `repeats` pushes."""
+        times = np.empty(repeats)
+        for k in range(repeats):
+            self._tick += 1
+            frame = self._frames[self._tick % len(self._frames)]
+            start = time.thread_time()
+            self._pipe.push(frame, self._tick / 30.0)
+            times[k] = time.thread_time() - start
+        return times
+
+
+def median_costs(runs: list[UnitCosts]) -> UnitCosts:
+    """Each cost (and each spread) the median of its values in `runs`."""
+    dicts = [run.to_dict() for run in runs]
+    out = dict(dicts[-1])
+    for key, value in out.items():
+        if isinstance(value, float):
+            out[key] = float(np.median([d[key] for d in dicts]))
+    out["spread_sigma"] = {name: float(np.median([d["spread_sigma"][name] for d in dicts]))
+                           for name in out["spread_sigma"]}
+    return UnitCosts(**out)
+
+
+def reference_push_s(repeats: int = 300) -> float:
+    """Median CPU seconds of a `ReferencePush`, after one untimed."""
+    reference = ReferencePush()
+    reference.times_s(1)
+    return float(np.median(reference.times_s(repeats)))
 
 
 def _log_spread(seconds: np.ndarray) -> float:
@@ -203,10 +317,12 @@ def _log_spread(seconds: np.ndarray) -> float:
 
 
 def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
-                                         dict[str, np.ndarray], float]:
-    """Decode seconds, stage seconds and work units of every push of the clip at `path`, and
+                                         dict[str, np.ndarray], float, float]:
+    """Decode seconds, stage seconds and work units of every push of the clip at `path`;
     the median seconds of a snapshot for the estimate worker, taken where a hand-off happens:
-    after a frame's decode, one frame after each reading (outside the pushes' times).
+    after a frame's decode, one frame after each reading (outside the pushes' times); and
+    the median of the reference push sampled every `REFERENCE_EVERY` frames (the frame
+    after a sample is left out: the sample flushed the caches).
     """
     import edge
     from edge.capture.video_file import VideoFileSource
@@ -217,6 +333,9 @@ def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
     pipe = edge.Pipeline(edge.PipelineConfig(), probe=probe)
     pipe.warmup()
     decode, stages, work, handoff = [], [], [], []
+    reference = ReferencePush()
+    reference.times_s(1)
+    samples, frame = [], 0
 
     def snapshot() -> None:
         EstimateJob.snapshot(timestamp_s=0.0, face_box=pipe.face.last_box, trace=pipe.trace,
@@ -235,13 +354,19 @@ def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
                 snapshot()
                 handoff.append(time.thread_time() - t2)
             pipe.push(*item)
+            frame += 1
+            if frame > 1 and frame % REFERENCE_EVERY == 1:
+                continue  # the frame after a sample
             decode.append(t1 - t0)
             stages.append([probe.stage_s[name] for name in STAGES])
             work.append([probe.units[name] for name in WORK])
+            if frame % REFERENCE_EVERY == 0:
+                samples.append(reference.sample_s())
     pipe.close()
     stage_s, units = np.array(stages), np.array(work)
     return (np.array(decode), {name: stage_s[:, k] for k, name in enumerate(STAGES)},
-            {name: units[:, k] for k, name in enumerate(WORK)}, float(np.median(handoff)))
+            {name: units[:, k] for k, name in enumerate(WORK)}, float(np.median(handoff)),
+            float(np.median(np.concatenate(samples))))
 
 
 def _estimate_costs(estimate_s: np.ndarray, units: Mapping[str, np.ndarray]) -> dict[str, float]:
@@ -288,7 +413,7 @@ def _unit_micro_costs(frame: np.ndarray, repeats: int) -> dict[str, float]:
     if face is None:
         raise ConfigError("no face in the cost-measurement frame")
     detect = median_call_s(lambda: detector.detect_at(frame, 0.25), repeats // 4) / (160 * 120)
-    handoff = median_call_s(lambda: np.array(frame, copy=True), repeats) / frame[..., 0].size
+    handoff = handoff_per_pixel_s(repeats)
     sampler = RoiSampler(RoiConfig())
     per_box = []
     for grow in (1.0, 1.5):
@@ -315,8 +440,17 @@ def _unit_micro_costs(frame: np.ndarray, repeats: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":  # regenerate the shipped reference: python -m firmware_sim.costs
+    import sys  # (--decode, --handoff: only those costs, the rest kept)
+
     out = Path(__file__).resolve().parent / "profiles" / COSTS_FILE
     out.parent.mkdir(exist_ok=True)
-    costs = measure_unit_costs()
+    parts = {"--decode": measure_decode_costs,
+             "--handoff": lambda: {"handoff_per_pixel_s": handoff_per_pixel_s()}}
+    chosen = [measure for flag, measure in parts.items() if flag in sys.argv[1:]]
+    if chosen:
+        costs = UnitCosts(**{**load_unit_costs().to_dict(),
+                             **{k: v for measure in chosen for k, v in measure().items()}})
+    else:  # the median of three: the parts timed inside the pipeline drift on a shared host
+        costs = median_costs([measure_unit_costs() for _ in range(3)])
     out.write_text(json.dumps(costs.to_dict(), indent=1) + "\n", encoding="utf-8")
     print(json.dumps(costs.to_dict(), indent=1))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -26,7 +26,13 @@ import numpy as np
 
 import edge
 from edge.probe import STAGES, RecordingProbe
-from firmware_sim.costs import UnitCosts, load_unit_costs, reference_push_s, stage_host_seconds
+from firmware_sim.costs import (
+    REFERENCE_EVERY,
+    ReferencePush,
+    UnitCosts,
+    load_unit_costs,
+    stage_host_seconds,
+)
 from firmware_sim.des import QueuePolicy, frame_times
 from firmware_sim.profiles import STAGE_CLASSES, DeviceProfile
 from firmware_sim.worker_model import EstimateWork, ModelledEstimates, ModelledWorker, WorkerJob
@@ -34,6 +40,7 @@ from firmware_sim.worker_model import EstimateWork, ModelledEstimates, ModelledW
 __all__ = ["STAGE_NAMES", "ReplayResult", "config_for", "policy_for", "replay"]
 
 STAGE_NAMES = ("decode", *STAGES)
+TRACK = STAGE_NAMES.index("track")
 CAPTURE_JITTER_S = 0.0005
 CLOCK = time.thread_time
 """The host's own stage times count this thread's CPU seconds, not the wall clock: other
@@ -67,8 +74,11 @@ class ReplayResult:
     """Per frame: its capture time minus that of the frame whose detection gave the box
     in use (NaN: no box, or a dropped frame)."""
     host_slowdown: float = 1.0
-    """This host's CPU seconds of a reference push now (before and after the replay) over
-    those when the unit costs were measured: how loaded a shared host is."""
+    """This host's CPU seconds of a reference push now (sampled during the replay, as when
+    the unit costs were measured) over those then: how loaded a shared host is."""
+    after_reference: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    """Per frame: whether a sample of the reference push ran just before its decode (it
+    flushed the caches; the host check leaves the frame out)."""
     worker_jobs: list[WorkerJob] = field(default_factory=list)
     """The detections of the modelled worker core (empty when detection runs inline)."""
     estimate_jobs: list[EstimateWork] = field(default_factory=list)
@@ -123,7 +133,8 @@ def _device_frames(frames: Iterable[tuple[np.ndarray, float]], arrivals: np.ndar
 def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
            profile: DeviceProfile, fps: float | None = None, seed: int = 0,
            config: edge.PipelineConfig | None = None, truth: object = None,
-           costs: UnitCosts | None = None, mjpg_camera: bool | None = None) -> ReplayResult:
+           costs: UnitCosts | None = None, mjpg_camera: bool | None = None,
+           frame_bytes: float | None = None) -> ReplayResult:
     """Replay `frames` (a clip's ``(frame_rgb, timestamp_s)``) on the modelled device.
 
     Parameters
@@ -138,15 +149,23 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
         Camera frame rate; default the profile's.
     truth : firmware_sim.world.GroundTruth, optional
         For the accuracy of the readings under load.
+    frame_bytes : float, optional
+        Compressed bytes of a clip frame (its decode cost); default the cost model's
+        reference clip's.
     """
     costs = costs or load_unit_costs()
-    before_s = reference_push_s()
+    reference = ReferencePush()
+    reference.times_s(1)
+    samples: list[np.ndarray] = []
     with _opencv_threads(1):
         result = _replay(frames, duration_s=duration_s, profile=profile, fps=fps, seed=seed,
                          config=config or edge.PipelineConfig(), truth=truth, costs=costs,
-                         mjpg_camera=mjpg_camera)
+                         mjpg_camera=mjpg_camera, frame_bytes=frame_bytes,
+                         sample_speed=lambda: samples.append(reference.sample_s()))
+    if not samples:  # a clip shorter than two seconds
+        samples.append(reference.sample_s())
     if costs.reference_push_s > 0:
-        result.host_slowdown = 0.5 * (before_s + reference_push_s()) / costs.reference_push_s
+        result.host_slowdown = float(np.median(np.concatenate(samples))) / costs.reference_push_s
     return result
 
 
@@ -164,7 +183,8 @@ def _opencv_threads(n: int) -> Iterator[None]:
 
 def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
             profile: DeviceProfile, fps: float | None, seed: int, config: edge.PipelineConfig,
-            truth: object, costs: UnitCosts, mjpg_camera: bool | None) -> ReplayResult:
+            truth: object, costs: UnitCosts, mjpg_camera: bool | None,
+            frame_bytes: float | None, sample_speed: Callable[[], None]) -> ReplayResult:
     config = config_for(profile, config)
     background = config.roi.mode == "face" and config.roi.detect_in_background
     fps = float(fps or profile.camera.fps)
@@ -213,17 +233,21 @@ def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
         reading = pipe.push(frame, float(arrivals[i]))
         result.stage_host_measured_s[i, 1:] = [probe.stage_s[name] for name in STAGES]
         if worker is not None and len(worker.jobs) > jobs:  # ran here, but on the worker core
-            result.stage_host_measured_s[i, 1 + STAGES.index("track")] -= \
-                worker.jobs[-1].host_measured_s
+            result.stage_host_measured_s[i, TRACK] -= worker.submit_s
         if estimates is not None:  # likewise the estimates, on the estimate core
             result.stage_host_measured_s[i, 1 + STAGES.index("estimate")] -= \
                 estimates.measured_s
         box_t = pipe.face.tracker.box_timestamp_s
         result.box_age_s[i] = np.nan if box_t is None else arrivals[i] - box_t
         pixels = frame.shape[0] * frame.shape[1]
-        host = stage_host_seconds(costs, probe.units, frame_pixels=pixels)
-        # the host check's model: this host's spread around the cost model, a file's decode
-        result.stage_host_model_s[i] = host * np.exp(spread * host_rng.standard_normal(host.size))
+        host = stage_host_seconds(costs, probe.units, frame_pixels=pixels,
+                                  frame_bytes=frame_bytes)
+        # the host check's model: this host's spread around the cost model, a file's decode;
+        # the track's spread was measured on pushes with no search and no hand-off, so the
+        # frame copy and the searches are not spread with it
+        noise = np.exp(spread * host_rng.standard_normal(host.size))
+        result.stage_host_model_s[i] = host * noise
+        result.stage_host_model_s[i, TRACK] = host[TRACK] + costs.track_s * (noise[TRACK] - 1)
         if not mjpg:  # a Pi camera's RGB frame costs the one copy picamera2 makes of it
             host[0] = costs.handoff_per_pixel_s * pixels
         device = profile.service_times_s(host, [STAGE_CLASSES[n] for n in STAGE_NAMES], rng,
@@ -259,6 +283,9 @@ def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
             j, _ = queue.popleft()
             _drop(result, j, "queue_full_oldest")
             queue.append((i, frame.copy()))
+        if i % REFERENCE_EVERY == REFERENCE_EVERY - 1 and i + 1 < n:
+            sample_speed()
+            result.after_reference[i + 1] = True
     while queue:
         j, fj = queue.popleft()
         free_at = serve(j, fj, max(free_at, arrivals[j]))
@@ -275,7 +302,8 @@ def _empty_result(profile: DeviceProfile, fps: float, seed: int, policy: QueuePo
         drop_cause=np.full(n, "", dtype=object), queue_depth=np.zeros(n, np.int64),
         stage_device_s=np.full((n, k), np.nan), stage_host_model_s=np.full((n, k), np.nan),
         stage_host_measured_s=np.full((n, k), np.nan), config=config,
-        box_age_s=np.full(n, np.nan), gil_wait_s=np.full(n, np.nan))
+        box_age_s=np.full(n, np.nan), gil_wait_s=np.full(n, np.nan),
+        after_reference=np.zeros(n, bool))
 
 
 def _drop(result: ReplayResult, i: int, cause: str) -> None:

@@ -192,8 +192,9 @@ def _host(result: ReplayResult, done: np.ndarray) -> dict[str, Any]:
     # the pipeline's stages run at the host's speed now; decode and detection are OpenCV's
     # C code, which a shared host's load slows far less
     speed = [1.0 if name == "decode" else result.host_slowdown for name in STAGE_NAMES]
-    stages = {name: _agreement(speed[k] * result.stage_host_model_s[done, k],
-                               result.stage_host_measured_s[done, k])
+    checked = done & ~result.after_reference if result.after_reference.size else done
+    stages = {name: _agreement(speed[k] * result.stage_host_model_s[checked, k],
+                               result.stage_host_measured_s[checked, k])
               for k, name in enumerate(STAGE_NAMES)}
     if result.worker_jobs:
         stages["detect (worker)"] = _agreement(

@@ -115,7 +115,8 @@ def main(args: argparse.Namespace) -> int:
             return _wall(args, source, profile, config)
     with source:
         result = replay(source, duration_s=duration_s, profile=profile, fps=args.fps,
-                        seed=args.seed, config=config, truth=truth)
+                        seed=args.seed, config=config, truth=truth,
+                        frame_bytes=Path(args.video).stat().st_size / source.frame_count)
     report = build_report(result, clip=Path(args.video).name, host=args.host_check)
     print(to_markdown(report), end="")
     if args.json:

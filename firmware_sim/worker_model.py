@@ -62,6 +62,9 @@ class ModelledWorker:
         """The modelled time of the push that runs now (set by the replay)."""
         self.jobs: list[WorkerJob] = []
         self._pending: tuple[float, Detection] | None = None
+        self.submit_s = 0.0
+        """Host seconds of the last `submit` call, the search and this model's bookkeeping:
+        none of it runs on the frame path of a device (there, `submit` only queues)."""
 
     @property
     def idle(self) -> bool:
@@ -80,6 +83,7 @@ class ModelledWorker:
         self.jobs.append(WorkerJob(start_s=self.now_s, end_s=end, host_model_s=host * spread,
                                    host_measured_s=measured, full_search=found.searched_full))
         self._pending = (end, found)
+        self.submit_s = time.thread_time() - t0
 
     def poll(self) -> Detection | None:
         """The pending result once its modelled end has come, else ``None``."""
