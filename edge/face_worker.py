@@ -63,7 +63,7 @@ class Detection:
     detector_pixels : int
         Pixels of the images the full search covered (a work count).
     near_searches : int
-        Near searches run (0 or 1, a work count).
+        Near searches run (0, 1 or 2: a second working size after a miss; a work count).
     """
 
     box: Box | None
