@@ -97,6 +97,8 @@ class UnitCosts:
     reference_push_s: float = 0.0
     """`reference_push_s` when the costs were measured, so that a later check can tell how
     much slower a shared host runs now."""
+    reference_decode_s: float = 0.0
+    """Likewise, a JPEG decode of the reference push's frame (`ReferencePush.sample_s`)."""
     host: str = ""
     measured: str = ""
 
@@ -178,7 +180,8 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
     clip = make_clip(WorldConfig(duration_s=seconds, seed=1))
     with tempfile.TemporaryDirectory() as tmp:
         path = write_clip(clip, Path(tmp) / "clip.avi", codec="MJPG")
-        decode_s, stage_s, units, handoff_s, reference_s = _timed_pipeline(path)
+        decode_s, stage_s, units, handoff_s, (reference_s, reference_decode_s) = \
+            _timed_pipeline(path)
     frame = clip.frame_at(0)
     micro = _unit_micro_costs(frame, repeats)
     track, roi, trace = stage_s["track"], stage_s["roi"], stage_s["trace"]
@@ -205,7 +208,7 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
                       "trace": _log_spread(trace[face]),
                       "estimate": _log_spread(stage_s["estimate"][units["estimates"] > 0]),
                       "detect": _log_spread(track[near_only])},
-        reference_push_s=reference_s,
+        reference_push_s=reference_s, reference_decode_s=reference_decode_s,
         host=f"{machine_facts()['cpu']} ({platform.machine()})",
         measured=time.strftime("%Y-%m-%d"))
 
@@ -273,12 +276,24 @@ class ReferencePush:
         self._frames = [np.clip(rng.normal((180, 120, 100), 8, (480, 640, 3)), 0, 255)
                         .astype(np.uint8) for _ in range(16)]
         self._tick = 0
+        self._jpeg: np.ndarray | None = None
 
-    def sample_s(self) -> np.ndarray:
-        """Times of 20 pushes after 3 that bring the reference's data back into the cache:
-        a sample taken between two frames of a pipeline run (every `REFERENCE_EVERY`).
+    def sample_s(self) -> tuple[np.ndarray, np.ndarray]:
+        """Times of 20 pushes after 3 that bring the reference's data back into the cache,
+        and of 20 JPEG decodes of one of its frames after 3 (OpenCV's C code, which a
+        shared host's load slows by its own amount): a sample taken between two frames of
+        a pipeline run (every `REFERENCE_EVERY`).
         """
-        return self.times_s(23)[3:]
+        import cv2
+
+        if self._jpeg is None:
+            self._jpeg = cv2.imencode(".jpg", self._frames[0])[1]
+        decode = np.empty(23)
+        for k in range(decode.size):
+            start = time.thread_time()
+            cv2.imdecode(self._jpeg, cv2.IMREAD_COLOR)
+            decode[k] = time.thread_time() - start
+        return self.times_s(23)[3:], decode[3:]
 
     def times_s(self, repeats: int) -> np.ndarray:
         """CPU seconds (this thread) of each of `repeats` pushes."""
@@ -317,12 +332,12 @@ def _log_spread(seconds: np.ndarray) -> float:
 
 
 def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
-                                         dict[str, np.ndarray], float, float]:
+                                         dict[str, np.ndarray], float, tuple[float, ...]]:
     """Decode seconds, stage seconds and work units of every push of the clip at `path`;
     the median seconds of a snapshot for the estimate worker, taken where a hand-off happens:
     after a frame's decode, one frame after each reading (outside the pushes' times); and
-    the median of the reference push sampled every `REFERENCE_EVERY` frames (the frame
-    after a sample is left out: the sample flushed the caches).
+    the medians of the reference push and decode sampled every `REFERENCE_EVERY` frames (the
+    frame after a sample is left out: the sample flushed the caches).
     """
     import edge
     from edge.capture.video_file import VideoFileSource
@@ -366,7 +381,7 @@ def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
     stage_s, units = np.array(stages), np.array(work)
     return (np.array(decode), {name: stage_s[:, k] for k, name in enumerate(STAGES)},
             {name: units[:, k] for k, name in enumerate(WORK)}, float(np.median(handoff)),
-            float(np.median(np.concatenate(samples))))
+            tuple(float(np.median(np.concatenate(part))) for part in zip(*samples, strict=True)))
 
 
 def _estimate_costs(estimate_s: np.ndarray, units: Mapping[str, np.ndarray]) -> dict[str, float]:

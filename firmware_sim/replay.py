@@ -76,6 +76,8 @@ class ReplayResult:
     host_slowdown: float = 1.0
     """This host's CPU seconds of a reference push now (sampled during the replay, as when
     the unit costs were measured) over those then: how loaded a shared host is."""
+    host_decode_slowdown: float = 1.0
+    """Likewise for OpenCV's C code (decode and face detection), from a reference decode."""
     after_reference: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     """Per frame: whether a sample of the reference push ran just before its decode (it
     flushed the caches; the host check leaves the frame out)."""
@@ -164,8 +166,12 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
                          sample_speed=lambda: samples.append(reference.sample_s()))
     if not samples:  # a clip shorter than two seconds
         samples.append(reference.sample_s())
+    push_s, decode_s = (float(np.median(np.concatenate(part)))
+                        for part in zip(*samples, strict=True))
     if costs.reference_push_s > 0:
-        result.host_slowdown = float(np.median(np.concatenate(samples))) / costs.reference_push_s
+        result.host_slowdown = push_s / costs.reference_push_s
+    if costs.reference_decode_s > 0:
+        result.host_decode_slowdown = decode_s / costs.reference_decode_s
     return result
 
 

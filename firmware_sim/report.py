@@ -190,15 +190,16 @@ def _host(result: ReplayResult, done: np.ndarray) -> dict[str, Any]:
     startup = dict(result.startup_host_s)
     python_factor = result.profile.factor("python")
     # the pipeline's stages run at the host's speed now; decode and detection are OpenCV's
-    # C code, which a shared host's load slows far less
-    speed = [1.0 if name == "decode" else result.host_slowdown for name in STAGE_NAMES]
+    # C code, which a shared host's load slows by its own amount
+    speed = [result.host_decode_slowdown if name == "decode" else result.host_slowdown
+             for name in STAGE_NAMES]
     checked = done & ~result.after_reference if result.after_reference.size else done
     stages = {name: _agreement(speed[k] * result.stage_host_model_s[checked, k],
                                result.stage_host_measured_s[checked, k])
               for k, name in enumerate(STAGE_NAMES)}
     if result.worker_jobs:
         stages["detect (worker)"] = _agreement(
-            np.array([j.host_model_s for j in result.worker_jobs]),
+            result.host_decode_slowdown * np.array([j.host_model_s for j in result.worker_jobs]),
             np.array([j.host_measured_s for j in result.worker_jobs]))
     if result.estimate_jobs:
         stages["estimates (worker)"] = _agreement(
@@ -208,6 +209,7 @@ def _host(result: ReplayResult, done: np.ndarray) -> dict[str, Any]:
         "cost_model": stages,
         "cost_model_agrees": all(s["agrees"] for s in stages.values()),
         "host_slowdown": round(result.host_slowdown, 3),
+        "host_decode_slowdown": round(result.host_decode_slowdown, 3),
         "startup_s": {k: round(v, 4) for k, v in startup.items()},
         "startup_device_estimate_s": {k: round(v * python_factor, 3)
                                       for k, v in startup.items()},
@@ -223,7 +225,8 @@ def _host_markdown(h: dict[str, Any]) -> list[str]:
              f"±{100 * MEDIAN_TOLERANCE:.0f} %, p99 within ±{100 * P99_TOLERANCE:.0f} %, or "
              f"{1e6 * RESOLUTION_S:.0f} us apart). "
              "Host times are this thread's CPU seconds; the pipeline stages' model is scaled "
-             f"by {h['host_slowdown']}, this host's speed now at a reference push relative to "
+             f"by {h['host_slowdown']} (decode and detection by {h['host_decode_slowdown']}), "
+             "this host's speed now at a reference push (and a reference decode) relative to "
              "when the unit costs were measured.", "",
              "| stage (host ms) | model median | measured median | ratio | model p99 | "
              "measured p99 | ratio | agrees |", "|---|---|---|---|---|---|---|---|"]
