@@ -13,10 +13,11 @@ import json
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -33,11 +34,12 @@ __all__ = [
     "measure_decode_costs",
     "measure_unit_costs",
     "median_costs",
-    "reference_push_s",
     "stage_host_seconds",
+    "timed_items",
 ]
 
 COSTS_FILE = "host_costs.json"
+T = TypeVar("T")
 REFERENCE_EVERY = 60
 """Frames between two samples of the host's speed (`ReferencePush.sample_s`) in a timed
 pipeline run: the same in the unit costs' measurement and in a replay, so that the two
@@ -95,8 +97,8 @@ class UnitCosts:
     `edge.probe.STAGES`, ``detect``): the lognormal sigma that puts the p99 of a stage's
     per-push part where it was measured (cache misses, the garbage collector, the OS)."""
     reference_push_s: float = 0.0
-    """`reference_push_s` when the costs were measured, so that a later check can tell how
-    much slower a shared host runs now."""
+    """Median CPU seconds of a `ReferencePush` when the costs were measured, so that a later
+    check can tell how much slower a shared host runs now."""
     reference_decode_s: float = 0.0
     """Likewise, a JPEG decode of the reference push's frame (`ReferencePush.sample_s`)."""
     host: str = ""
@@ -213,6 +215,20 @@ def measure_unit_costs(*, seconds: float = 60.0, repeats: int = 300) -> UnitCost
         measured=time.strftime("%Y-%m-%d"))
 
 
+def timed_items(items: Iterable[T]) -> Iterator[tuple[T, float]]:
+    """Each of `items` with the CPU seconds (this thread) its source took to hand it over:
+    a video file's decode.
+    """
+    source = iter(items)
+    while True:
+        start = time.thread_time()
+        item = next(source, None)
+        seconds = time.thread_time() - start
+        if item is None:
+            return
+        yield item, seconds
+
+
 def measure_decode_costs(seconds: float = 10.0) -> dict[str, float]:
     """The decode's per-frame, per-pixel and per-byte costs: a least-squares fit to the
     median decode time of a bright and a dim simulator clip (25 and 11 KB a frame) each
@@ -232,15 +248,9 @@ def measure_decode_costs(seconds: float = 10.0) -> dict[str, float]:
             for scale in (1, 2, 4):
                 with VideoFileSource(path, decode_scale=scale) as source:
                     frame_bytes = path.stat().st_size / (source.frame_count or 1)
-                    times, pixels = [], 0
-                    frames = iter(source)
-                    while True:
-                        t0 = time.thread_time()
-                        item = next(frames, None)
-                        if item is None:
-                            break
-                        times.append(time.thread_time() - t0)
-                        pixels = item[0].shape[0] * item[0].shape[1]
+                    timed = list(timed_items(source))
+                pixels = timed[0][0][0].shape[0] * timed[0][0][0].shape[1]
+                times = [seconds for _, seconds in timed]
                 rows.append((1.0, pixels, frame_bytes, float(np.median(times))))
             sizes.append(frame_bytes)
     table = np.array(rows)
@@ -319,13 +329,6 @@ def median_costs(runs: list[UnitCosts]) -> UnitCosts:
     return UnitCosts(**out)
 
 
-def reference_push_s(repeats: int = 300) -> float:
-    """Median CPU seconds of a `ReferencePush`, after one untimed."""
-    reference = ReferencePush()
-    reference.times_s(1)
-    return float(np.median(reference.times_s(repeats)))
-
-
 def _log_spread(seconds: np.ndarray) -> float:
     """Lognormal sigma that puts the p99 of `seconds` where it is, given their median."""
     return round(float(np.log(np.percentile(seconds, 99) / np.median(seconds)) / 2.326), 3)
@@ -350,29 +353,22 @@ def _timed_pipeline(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray],
     decode, stages, work, handoff = [], [], [], []
     reference = ReferencePush()
     reference.times_s(1)
-    samples, frame = [], 0
+    samples = []
 
     def snapshot() -> None:
         EstimateJob.snapshot(timestamp_s=0.0, face_box=pipe.face.last_box, trace=pipe.trace,
                              face=pipe.face, breathing=pipe.stages.breathing)
 
     with VideoFileSource(path) as source:
-        frames = iter(source)
-        while True:
-            t0 = time.thread_time()
-            item = next(frames, None)
-            t1 = time.thread_time()
-            if item is None:
-                break
+        for frame, (item, decode_s) in enumerate(timed_items(source), start=1):
             if work and work[-1][WORK.index("estimates")] > 0:
                 t2 = time.thread_time()
                 snapshot()
                 handoff.append(time.thread_time() - t2)
             pipe.push(*item)
-            frame += 1
             if frame > 1 and frame % REFERENCE_EVERY == 1:
                 continue  # the frame after a sample
-            decode.append(t1 - t0)
+            decode.append(decode_s)
             stages.append([probe.stage_s[name] for name in STAGES])
             work.append([probe.units[name] for name in WORK])
             if frame % REFERENCE_EVERY == 0:

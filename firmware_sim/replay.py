@@ -32,6 +32,7 @@ from firmware_sim.costs import (
     UnitCosts,
     load_unit_costs,
     stage_host_seconds,
+    timed_items,
 )
 from firmware_sim.des import QueuePolicy, frame_times
 from firmware_sim.profiles import STAGE_CLASSES, DeviceProfile
@@ -41,6 +42,7 @@ __all__ = ["STAGE_NAMES", "ReplayResult", "config_for", "policy_for", "replay"]
 
 STAGE_NAMES = ("decode", *STAGES)
 TRACK = STAGE_NAMES.index("track")
+ESTIMATE = STAGE_NAMES.index("estimate")
 CAPTURE_JITTER_S = 0.0005
 CLOCK = time.thread_time
 """The host's own stage times count this thread's CPU seconds, not the wall clock: other
@@ -113,22 +115,16 @@ def _device_frames(frames: Iterable[tuple[np.ndarray, float]], arrivals: np.ndar
     """For each device capture time, the newest clip frame at or before it (hold), and the
     host seconds the source took to hand that frame over (its decode, for a file).
     """
-    it = iter(frames)
-
-    def timed() -> tuple[tuple[np.ndarray, float] | None, float]:
-        t0 = CLOCK()
-        item = next(it, None)
-        return item, CLOCK() - t0
-
-    first, decode_s = timed()
+    timed = timed_items(frames)
+    first = next(timed, None)
     if first is None:
         return
-    current = first[0]
-    upcoming, upcoming_s = timed()
+    (current, _), decode_s = first
+    upcoming = next(timed, None)
     for a in arrivals:
-        while upcoming is not None and upcoming[1] <= a + 1e-9:
-            current, decode_s = upcoming[0], upcoming_s
-            upcoming, upcoming_s = timed()
+        while upcoming is not None and upcoming[0][1] <= a + 1e-9:
+            (current, _), decode_s = upcoming
+            upcoming = next(timed, None)
         yield current, decode_s
 
 
@@ -241,8 +237,7 @@ def _replay(frames: Iterable[tuple[np.ndarray, float]], *, duration_s: float,
         if worker is not None and len(worker.jobs) > jobs:  # ran here, but on the worker core
             result.stage_host_measured_s[i, TRACK] -= worker.submit_s
         if estimates is not None:  # likewise the estimates, on the estimate core
-            result.stage_host_measured_s[i, 1 + STAGES.index("estimate")] -= \
-                estimates.measured_s
+            result.stage_host_measured_s[i, ESTIMATE] -= estimates.measured_s
         box_t = pipe.face.tracker.box_timestamp_s
         result.box_age_s[i] = np.nan if box_t is None else arrivals[i] - box_t
         pixels = frame.shape[0] * frame.shape[1]

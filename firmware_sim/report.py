@@ -193,7 +193,7 @@ def _host(result: ReplayResult, done: np.ndarray) -> dict[str, Any]:
     # C code, which a shared host's load slows by its own amount
     speed = [result.host_decode_slowdown if name == "decode" else result.host_slowdown
              for name in STAGE_NAMES]
-    checked = done & ~result.after_reference if result.after_reference.size else done
+    checked = done & ~result.after_reference
     stages = {name: _agreement(speed[k] * result.stage_host_model_s[checked, k],
                                result.stage_host_measured_s[checked, k])
               for k, name in enumerate(STAGE_NAMES)}
